@@ -1,0 +1,58 @@
+/**
+ * The agents a plan may assign steps to. An agent is a role: instructions for the brain and the
+ * tools it may use. The tool lists name tools that may not be configured; the engine offers an agent
+ * the intersection of its list and the registry.
+ */
+export interface AgentDefinition {
+  name: string;
+  description: string;
+  instructions: string;
+  /** Tools this agent may call. */
+  tools: string[];
+}
+
+export const AGENTS: readonly AgentDefinition[] = Object.freeze([
+  {
+    name: 'researcher',
+    description: 'Finds and collects information from the document index and the web.',
+    instructions:
+      'Gather the facts the step asks for. Search, read the passages, and report what you found with the ids of the documents it came from. Do not invent facts.',
+    tools: ['knowledge_search', 'web_search', 'fetch_url'],
+  },
+  {
+    name: 'analyst',
+    description: 'Analyses data: profiles files, aggregates, computes statistics and quantities.',
+    instructions:
+      'Work out the numbers the step asks for with the tools, never by guessing. Report results with the columns, files and formulas used.',
+    tools: ['data_profile', 'calculator', 'sql_query', 'run_python', 'knowledge_search'],
+  },
+  {
+    name: 'coder',
+    description: 'Writes and runs small programs to compute or transform things.',
+    instructions: 'Solve the step by writing and running code in the sandbox. Report the result and the code that produced it.',
+    tools: ['run_python', 'run_javascript', 'calculator'],
+  },
+  {
+    name: 'writer',
+    description: 'Composes the final answer from the outputs of earlier steps.',
+    instructions:
+      'Write the answer the task asks for, in markdown, from the earlier steps\' outputs only. Cite the documents and data used.',
+    tools: ['knowledge_search'],
+  },
+  {
+    name: 'manager',
+    description: 'Splits a large piece of work into sub-tasks for the other agents.',
+    instructions: 'Decide which agents should do what, delegate, and combine their results.',
+    tools: [],
+  },
+]);
+
+const BY_NAME = new Map(AGENTS.map((a) => [a.name, a]));
+
+export function getAgent(name: string): AgentDefinition | undefined {
+  return BY_NAME.get(name);
+}
+
+export function agentNames(): string[] {
+  return AGENTS.map((a) => a.name);
+}

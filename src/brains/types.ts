@@ -1,0 +1,129 @@
+/**
+ * The brain contract. The engine asks a brain two things: make a plan for a task, and decide the
+ * next action inside a step. Two kinds answer: model brains (through provider SDKs) and the
+ * built-in rule brain, which needs no model. The engine never knows which one it talks to.
+ */
+import type { AgentDefinition } from '../agents/index.js';
+import type { ErrorInfo } from '../errors.js';
+import type { StoredFile, ToolDescriptor } from '../tools/types.js';
+
+/** A step as the brain proposes it. `params` carries brain-specific hints (the built-in brain's tool arguments). */
+export interface PlannedStep {
+  id: string;
+  agent: string;
+  title: string;
+  instruction: string;
+  depends_on: string[];
+  /** Tools the step is expected to use. */
+  tools: string[];
+  success_criteria?: string[];
+  params?: Record<string, unknown>;
+}
+
+export interface PlanProposal {
+  rationale: string;
+  steps: PlannedStep[];
+}
+
+export interface TaskBrief {
+  id: string;
+  input: string;
+  files: StoredFile[];
+  options: Record<string, unknown>;
+}
+
+export interface PlanRequest {
+  task: TaskBrief;
+  agents: readonly AgentDefinition[];
+  tools: ToolDescriptor[];
+  maxSteps: number;
+}
+
+/** Where a piece of an answer came from; the writer cites these. */
+export interface Source {
+  kind: 'document' | 'file' | 'tool' | 'url';
+  id: string;
+  title: string;
+}
+
+/** What a step produced. */
+export interface StepOutput {
+  text: string;
+  sources: Source[];
+  data?: unknown;
+}
+
+export interface ToolCallRequest {
+  tool: string;
+  args: unknown;
+}
+
+export type Decision =
+  | { type: 'tool_calls'; thought?: string; calls: ToolCallRequest[] }
+  | { type: 'final'; thought?: string; output: StepOutput };
+
+/** The result of one tool call, as the brain sees it on the next turn. */
+export interface Observation {
+  call_id: string;
+  tool: string;
+  args: unknown;
+  ok: boolean;
+  result?: unknown;
+  error?: ErrorInfo;
+}
+
+/** One journaled turn: the decision and, for tool calls, what they returned. */
+export interface TurnRecord {
+  turn: number;
+  decision: Decision;
+  observations: Observation[];
+}
+
+export interface DependencyOutput {
+  step_id: string;
+  agent: string;
+  title: string;
+  output: StepOutput;
+}
+
+export interface DecideRequest {
+  task: TaskBrief;
+  step: PlannedStep;
+  agent: AgentDefinition;
+  attempt: number;
+  turn: number;
+  maxIterations: number;
+  /** Outputs of the steps this one depends on, in plan order. */
+  dependencies: DependencyOutput[];
+  /** Earlier turns of this attempt, oldest first. */
+  history: TurnRecord[];
+  /** Tools this step may call. */
+  tools: ToolDescriptor[];
+}
+
+/** Token use of one model call. */
+export interface ModelUsage {
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+}
+
+export interface BrainCallContext {
+  signal: AbortSignal;
+  /** Streams text as the brain produces it; the engine coalesces it into partial_output events. */
+  emitPartial(text: string): void;
+}
+
+export interface BrainResult<T> {
+  value: T;
+  usage?: ModelUsage;
+}
+
+export interface Brain {
+  /** Shown in /health and events, e.g. `builtin` or `openai:gpt-4.1-mini`. */
+  readonly name: string;
+  plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>>;
+  decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>>;
+}

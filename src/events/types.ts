@@ -1,0 +1,103 @@
+/**
+ * Every event a client can see is a member of one discriminated union, `TaskEvent`. Events are
+ * appended to a task's log with `seq` = 1, 2, 3… (no gaps), in the same transaction as the state
+ * change they announce, and only then published. The same objects go out over SSE, NDJSON and
+ * WebSocket through one serializer.
+ */
+import type { ErrorInfo } from '../errors.js';
+
+/** Token use of model calls. The built-in brain reports zeros. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+}
+
+export interface StepSummary {
+  id: string;
+  agent: string;
+  title: string;
+  depends_on: string[];
+  tools: string[];
+}
+
+/** The data carried by each event type. */
+export interface EventDataMap {
+  task_created: { input: string; files: string[]; options: Record<string, unknown> };
+  task_started: { deadline_at: string };
+  planning_started: { brain: string };
+  plan_created: { version: number; brain: string; rationale: string; steps: StepSummary[] };
+  step_started: { attempt: number; agent: string; title: string; description: string };
+  partial_output: { text: string; attempt: number; turn: number };
+  tool_call_started: {
+    call_id: string;
+    tool: string;
+    args: unknown;
+    attempt: number;
+    turn: number;
+    idempotency_key: string;
+  };
+  tool_call_completed: {
+    call_id: string;
+    tool: string;
+    ok: boolean;
+    duration_ms: number;
+    result?: unknown;
+    error?: ErrorInfo;
+    replayed?: boolean;
+  };
+  step_retrying: { attempt: number; next_attempt: number; delay_ms: number; error: ErrorInfo };
+  step_completed: { attempt: number; output: string; duration_ms: number; usage: Usage };
+  step_failed: { attempt: number; error: ErrorInfo; duration_ms: number | null };
+  task_resumed: { reason: string; status: string };
+  task_completed: { final_output: string; duration_ms: number; usage: Usage };
+  task_failed: { error: ErrorInfo; duration_ms: number; usage: Usage };
+  task_cancelled: { reason: string; duration_ms: number; usage: Usage };
+}
+
+export type EventType = keyof EventDataMap;
+
+export const EVENT_TYPES = [
+  'task_created',
+  'task_started',
+  'planning_started',
+  'plan_created',
+  'step_started',
+  'partial_output',
+  'tool_call_started',
+  'tool_call_completed',
+  'step_retrying',
+  'step_completed',
+  'step_failed',
+  'task_resumed',
+  'task_completed',
+  'task_failed',
+  'task_cancelled',
+] as const satisfies readonly EventType[];
+
+/** Events after which a task's log never grows. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['task_completed', 'task_failed', 'task_cancelled']);
+
+/** An event as stored and sent. */
+export type TaskEvent = {
+  [K in EventType]: {
+    seq: number;
+    type: K;
+    task_id: string;
+    step_id?: string;
+    timestamp: string;
+    data: EventDataMap[K];
+  };
+}[EventType];
+
+/** An event before the log gives it its seq and timestamp. */
+export type NewEvent = {
+  [K in EventType]: { type: K; step_id?: string; data: EventDataMap[K] };
+}[EventType];
+
+export function isTerminalEvent(event: { type: string }): boolean {
+  return TERMINAL_EVENT_TYPES.has(event.type);
+}
+
+export const ZERO_USAGE: Usage = Object.freeze({ input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0 });

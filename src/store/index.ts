@@ -1,0 +1,13 @@
+/** The store: the durable model of tasks, plans, steps, the turn journal, events, usage, documents and files. */
+import { openDatabase, type OpenDatabaseOptions } from './database.js';
+import { SqlStore } from './sql-store.js';
+import type { Store } from './types.js';
+
+export * from './types.js';
+export { migrate, openDatabase, PgliteDatabase, PostgresDatabase, type Database } from './database.js';
+export { SqlStore } from './sql-store.js';
+
+/** Opens the database (PostgreSQL with a URL, else PGlite), applies migrations and returns the store. */
+export async function createStore(options: OpenDatabaseOptions): Promise<Store> {
+  return new SqlStore(await openDatabase(options));
+}

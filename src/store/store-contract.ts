@@ -1,0 +1,239 @@
+/**
+ * The store's contract test suite, run against every implementation (PGlite and PostgreSQL).
+ * Lives beside the code so any new engine gets the same checks by calling `runStoreContract`.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../errors.js';
+import type { Store } from './types.js';
+
+export interface StoreFixture {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const plan = [
+  { id: 's1', agent: 'researcher', title: 'Search', instruction: 'find', depends_on: [], tools: ['knowledge_search'] },
+  { id: 's2', agent: 'analyst', title: 'Count', instruction: 'count', depends_on: [], tools: ['calculator'] },
+  { id: 's3', agent: 'writer', title: 'Write', instruction: 'write', depends_on: ['s1', 's2'], tools: [] },
+];
+
+export function runStoreContract(name: string, open: () => Promise<StoreFixture>): void {
+  describe(`Store contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: Store;
+    beforeAll(async () => {
+      fx = await open();
+      store = fx.store;
+    });
+    afterAll(async () => {
+      await fx?.cleanup();
+    });
+
+    const newTask = (over: Partial<Parameters<Store['createTask']>[0]> = {}) =>
+      store.createTask({ id: randomUUID(), tenantId: 'acme', input: 'do things', files: [], options: {}, start: true, ...over });
+
+    it('creates a task with its task_created event at seq 1', async () => {
+      const { value, events } = await newTask();
+      expect(value.created).toBe(true);
+      expect(value.task.status).toBe('pending');
+      expect(value.task.queued_at).not.toBeNull();
+      expect(events.map((e) => [e.seq, e.type])).toEqual([[1, 'task_created']]);
+      const stored = await store.listEvents(value.task.id, 0, 100);
+      expect(stored).toEqual(events);
+    });
+
+    it('returns the same task for a repeated idempotency key and refuses a different request', async () => {
+      const key = randomUUID();
+      const a = await newTask({ idempotencyKey: key, requestHash: 'h1' });
+      const b = await newTask({ idempotencyKey: key, requestHash: 'h1' });
+      expect(b.value.created).toBe(false);
+      expect(b.value.task.id).toBe(a.value.task.id);
+      expect(b.events).toEqual([]);
+      await expect(newTask({ idempotencyKey: key, requestHash: 'h2' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+      // The same key in another tenant is a different task.
+      const c = await newTask({ idempotencyKey: key, requestHash: 'h2', tenantId: 'other' });
+      expect(c.value.created).toBe(true);
+    });
+
+    it('commits state changes and events together, and rolls both back on error', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      const r = await store.write(id, async (w) => {
+        await w.updateTask({ status: 'planning' });
+        await w.append({ type: 'planning_started', data: { brain: 'builtin' } });
+        return w.task.status;
+      });
+      expect(r.value).toBe('planning');
+      expect(r.events.map((e) => e.seq)).toEqual([2]);
+      await expect(
+        store.write(id, async (w) => {
+          await w.updateTask({ status: 'failed' });
+          await w.append({ type: 'task_failed', data: { error: { code: 'X', message: 'x' }, duration_ms: 0, usage: zero } });
+          throw new AppError('INTERNAL_ERROR', 'boom');
+        }),
+      ).rejects.toThrow('boom');
+      const task = await store.getTask(id);
+      expect(task?.status).toBe('planning');
+      expect(task?.last_seq).toBe(2);
+      expect((await store.listEvents(id, 0, 100)).map((e) => e.seq)).toEqual([1, 2]);
+    });
+
+    it('assigns gap-free seqs under concurrent writers', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.write(id, async (w) => {
+            await w.append({ type: 'partial_output', step_id: 's1', data: { text: `a${i}`, attempt: 1, turn: 0 } });
+            await w.append({ type: 'partial_output', step_id: 's1', data: { text: `b${i}`, attempt: 1, turn: 0 } });
+          }),
+        ),
+      );
+      const events = await store.listEvents(id, 0, 1000);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+      expect((await store.listEvents(id, 30, 5)).map((e) => e.seq)).toEqual([31, 32, 33, 34, 35]);
+    });
+
+    it('stores versioned plans and steps with dependencies; only dependency-free steps start ready', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      await store.write(id, async (w) => {
+        await w.insertPlan(1, 'builtin', 'because', plan);
+        await w.updateTask({ plan_version: 1, status: 'running' });
+      });
+      const steps = await store.listSteps(id);
+      expect(steps.map((s) => [s.id, s.status, s.depends_on])).toEqual([
+        ['s1', 'ready', []],
+        ['s2', 'ready', []],
+        ['s3', 'pending', ['s1', 's2']],
+      ]);
+      expect((await store.getPlan(id, 1))?.steps.map((s) => s.id)).toEqual(['s1', 's2', 's3']);
+      expect(await store.listPlans(id)).toHaveLength(1);
+    });
+
+    it('leases a step to one owner at a time and lets an expired lease be taken over', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      await store.write(id, (w) => w.insertPlan(1, 'builtin', '', plan));
+      const a = await store.claimStep(id, 's1', 'worker-a', 60_000);
+      expect(a?.status).toBe('running');
+      expect(a?.lease_owner).toBe('worker-a');
+      expect(await store.claimStep(id, 's1', 'worker-b', 60_000)).toBeNull();
+      expect(await store.claimStep(id, 's3', 'worker-b', 60_000)).toBeNull(); // pending: not runnable
+      expect(await store.renewStepLease(id, 's1', 'worker-a', 1)).toBe(true);
+      await new Promise((r) => setTimeout(r, 20));
+      const b = await store.claimStep(id, 's1', 'worker-b', 60_000);
+      expect(b?.lease_owner).toBe('worker-b');
+      expect(await store.renewStepLease(id, 's1', 'worker-a', 60_000)).toBe(false);
+      expect(await store.releaseAllLeases()).toBeGreaterThanOrEqual(1);
+      expect((await store.getStep(id, 's1'))?.lease_owner).toBeNull();
+    });
+
+    it('journals turns and the tool-call ledger', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      await store.write(id, (w) => w.insertPlan(1, 'builtin', '', plan));
+      const key = `${id}:s1:1:0:0`;
+      await store.write(id, async (w) => {
+        await w.insertTurn('s1', 1, 0, { type: 'tool_calls', calls: [{ tool: 'calculator', args: { expression: '1+1' } }] });
+        await w.startToolCall({
+          idempotency_key: key, task_id: id, step_id: 's1', attempt: 1, turn: 0, call_index: 0,
+          tool: 'calculator', effect: 'read_only', args: { expression: '1+1' },
+        });
+      });
+      expect(await store.listTurns(id, 's1', 1)).toEqual([
+        { turn: 0, decision: { type: 'tool_calls', calls: [{ tool: 'calculator', args: { expression: '1+1' } }] }, observations: null },
+      ]);
+      expect((await store.getToolCall(key))?.status).toBe('started');
+      await store.write(id, async (w) => {
+        await w.finishToolCall(key, { ok: true, result: { result: 2 }, duration_ms: 3 });
+        await w.completeTurn('s1', 1, 0, [{ call_id: 'c0', tool: 'calculator', args: {}, ok: true, result: { result: 2 } }]);
+        await w.insertTurn('s1', 1, 1, { type: 'final', output: { text: '2', sources: [] } });
+      });
+      const entry = await store.getToolCall(key);
+      expect(entry).toMatchObject({ status: 'completed', result: { result: 2 }, duration_ms: 3 });
+      const turns = await store.listTurns(id, 's1', 1);
+      expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([
+        [0, 'tool_calls', 1],
+        [1, 'final', 0],
+      ]);
+      expect(await store.listToolCalls(id)).toHaveLength(1);
+    });
+
+    it('sums usage per task and per step', async () => {
+      const { value } = await newTask();
+      const id = value.task.id;
+      await store.write(id, async (w) => {
+        await w.recordUsage({ purpose: 'plan', model: 'm', input_tokens: 10, output_tokens: 5, cached_tokens: 1, cost_usd: 0.5 });
+        await w.recordUsage({ purpose: 'decide', step_id: 's1', model: 'm', input_tokens: 3, output_tokens: 2, cached_tokens: 0, cost_usd: 0.25 });
+      });
+      const u = await store.taskUsage(id);
+      expect(u).toMatchObject({ calls: 2, input_tokens: 13, output_tokens: 7, cached_tokens: 1, cost_usd: 0.75 });
+      expect(u.by_step.s1).toMatchObject({ calls: 1, input_tokens: 3 });
+    });
+
+    it('lists tasks newest first with cursor pagination and status filter, scoped by tenant', async () => {
+      const tenant = `t-${randomUUID()}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await newTask({ tenantId: tenant })).value.task.id);
+      await store.write(ids[0]!, (w) => w.updateTask({ status: 'completed' }));
+      const first = await store.listTasks({ tenantId: tenant, limit: 2 });
+      expect(first.items).toHaveLength(2);
+      expect(first.next_cursor).not.toBeNull();
+      const second = await store.listTasks({ tenantId: tenant, limit: 2, cursor: first.next_cursor! });
+      const third = await store.listTasks({ tenantId: tenant, limit: 2, cursor: second.next_cursor! });
+      expect(third.next_cursor).toBeNull();
+      const all = [...first.items, ...second.items, ...third.items].map((t) => t.id);
+      expect(new Set(all)).toEqual(new Set(ids));
+      expect(await store.countTasks({ tenantId: tenant })).toBe(5);
+      expect((await store.listTasks({ tenantId: tenant, status: ['completed'], limit: 10 })).items.map((t) => t.id)).toEqual([ids[0]]);
+      await expect(store.listTasks({ tenantId: tenant, limit: 2, cursor: 'garbage' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+      expect(await store.getTask(ids[0]!, 'someone-else')).toBeNull();
+      expect((await store.listUnfinishedTasks(10_000)).map((t) => t.id)).toContain(ids[1]);
+    });
+
+    it('ranks documents by full-text relevance and returns passages with document ids', async () => {
+      const tenant = `t-${randomUUID()}`;
+      const vacation = await store.insertDocument({
+        id: randomUUID(), tenantId: tenant, title: 'Vacation policy',
+        content: 'Employees receive 25 days of paid vacation per year.\n\nUnused vacation days carry over until March.',
+        metadata: { team: 'hr' },
+      });
+      await store.insertDocument({
+        id: randomUUID(), tenantId: tenant, title: 'Expense policy',
+        content: 'Travel expenses are reimbursed within 30 days. Keep every receipt.', metadata: {},
+      });
+      expect(vacation.chunks).toBe(1);
+      const index = store.documentIndex(tenant);
+      const hits = await index.search('How many vacation days do employees get?');
+      expect(hits[0]?.document_id).toBe(vacation.id);
+      expect(hits[0]?.text).toContain('25 days');
+      expect(hits[0]?.score).toBeGreaterThan(0);
+      expect(await index.search('the and of')).toEqual([]);
+      expect(await store.documentIndex('other-tenant').search('vacation')).toEqual([]);
+      const page = await store.listDocuments({ tenantId: tenant, limit: 10 });
+      expect(page.items.map((d) => d.title).sort()).toEqual(['Expense policy', 'Vacation policy']);
+      expect(await store.deleteDocument(vacation.id, 'other-tenant')).toBe(false);
+      expect(await store.deleteDocument(vacation.id, tenant)).toBe(true);
+      expect(await index.search('vacation')).toEqual([]);
+    });
+
+    it('stores files as bytes with their hash', async () => {
+      const data = Buffer.from('a,b\n1,2\n\u00e9,\u0000\n', 'utf8');
+      const f = await store.insertFile({ id: randomUUID(), tenantId: 'acme', name: 'x.csv', contentType: 'text/csv', data });
+      expect(f.size).toBe(data.length);
+      const back = await store.readFile(f.id, 'acme');
+      expect(back?.data.equals(data)).toBe(true);
+      expect(await store.readFile(f.id, 'other')).toBeNull();
+      expect((await store.getFile(f.id, 'acme'))?.sha256).toBe(f.sha256);
+      expect((await store.listFiles({ tenantId: 'acme', limit: 100 })).items.map((x) => x.id)).toContain(f.id);
+    });
+
+    it('answers ping', async () => {
+      expect(await store.ping()).toBe(true);
+    });
+  });
+}
+
+const zero = { input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0 };

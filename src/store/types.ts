@@ -1,0 +1,244 @@
+/**
+ * The durable model, as the engine and the API see it. `Store` is the contract; `SqlStore` is its
+ * implementation over PGlite or PostgreSQL.
+ *
+ * Writes that change a task happen in `store.write(taskId, fn)`: one transaction that locks the
+ * task row, applies the changes and appends the events announcing them, so a state change and its
+ * event are committed together or not at all.
+ */
+import type { Decision, ModelUsage, Observation, PlannedStep, StepOutput } from '../brains/types.js';
+import type { ErrorInfo } from '../errors.js';
+import type { NewEvent, TaskEvent, Usage } from '../events/types.js';
+import type { DocumentIndex, StoredFile, ToolEffect } from '../tools/types.js';
+
+export type TaskStatus = 'pending' | 'planning' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'pending',
+  'planning',
+  'running',
+  'awaiting_approval',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+/**
+ * pending: waits for its dependencies. ready: dependencies done, waiting for a worker.
+ * running: a worker holds its lease. completed / failed / cancelled: final.
+ */
+export type StepStatus = 'pending' | 'ready' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface TaskRecord {
+  id: string;
+  tenant_id: string;
+  status: TaskStatus;
+  input: string;
+  files: string[];
+  options: TaskOptions;
+  final_output: string | null;
+  error: ErrorInfo | null;
+  plan_version: number;
+  brain: string | null;
+  last_seq: number;
+  idempotency_key: string | null;
+  created_at: string;
+  updated_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  deadline_at: string | null;
+}
+
+/** Per-task limits; each overrides the service default when given. */
+export interface TaskOptions {
+  max_steps?: number;
+  max_iterations?: number;
+  max_parallel_steps?: number;
+  timeout_ms?: number;
+  retry_attempts?: number;
+  [key: string]: unknown;
+}
+
+export interface StepRecord extends PlannedStep {
+  task_id: string;
+  plan_version: number;
+  position: number;
+  status: StepStatus;
+  attempt: number;
+  iterations: number;
+  output: StepOutput | null;
+  error: ErrorInfo | null;
+  created_at: string;
+  ready_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+}
+
+export interface PlanRecord {
+  task_id: string;
+  version: number;
+  brain: string;
+  rationale: string;
+  steps: PlannedStep[];
+  created_at: string;
+}
+
+export interface LedgerEntry {
+  idempotency_key: string;
+  task_id: string;
+  step_id: string;
+  attempt: number;
+  turn: number;
+  call_index: number;
+  tool: string;
+  effect: ToolEffect;
+  args: unknown;
+  status: 'started' | 'completed' | 'failed';
+  result: unknown;
+  error: ErrorInfo | null;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+}
+
+/** A journaled turn; `observations` is null while its tool calls have not all finished. */
+export interface JournalTurn {
+  turn: number;
+  decision: Decision;
+  observations: Observation[] | null;
+}
+
+export interface DocumentRecord {
+  id: string;
+  tenant_id: string;
+  title: string;
+  metadata: Record<string, unknown>;
+  chunks: number;
+  size: number;
+  created_at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+export interface NewTask {
+  id: string;
+  tenantId: string;
+  input: string;
+  files: string[];
+  options: TaskOptions;
+  idempotencyKey?: string;
+  /** Hash of the request, to tell a retry (same hash) from a conflicting reuse of the key. */
+  requestHash?: string;
+  /** Queue the task for execution at once (else it waits for `start`). */
+  start: boolean;
+}
+
+export type TaskPatch = Partial<
+  Pick<
+    TaskRecord,
+    'status' | 'final_output' | 'error' | 'plan_version' | 'brain' | 'queued_at' | 'started_at' | 'completed_at' | 'deadline_at'
+  >
+>;
+
+export type StepPatch = Partial<
+  Pick<
+    StepRecord,
+    'status' | 'attempt' | 'iterations' | 'output' | 'error' | 'ready_at' | 'started_at' | 'completed_at' | 'lease_owner' | 'lease_expires_at'
+  >
+>;
+
+export interface UsageRecord extends ModelUsage {
+  step_id?: string;
+  attempt?: number;
+  turn?: number;
+  purpose: 'plan' | 'decide' | 'judge';
+}
+
+/** The writes of one task transaction. Every method runs inside that transaction. */
+export interface TaskWriter {
+  /** The task as locked at the start of the transaction (updated by `updateTask`). */
+  readonly task: TaskRecord;
+  updateTask(patch: TaskPatch): Promise<void>;
+  insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void>;
+  updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[] }): Promise<boolean>;
+  /** Journals a decision as turn `turn` of the attempt (observations follow in `completeTurn`). */
+  insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void>;
+  completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void>;
+  startToolCall(entry: Omit<LedgerEntry, 'status' | 'result' | 'error' | 'started_at' | 'finished_at' | 'duration_ms'>): Promise<void>;
+  finishToolCall(key: string, outcome: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void>;
+  recordUsage(usage: UsageRecord): Promise<void>;
+  /** Appends an event with the next seq; returns it as stored. */
+  append(event: NewEvent): Promise<TaskEvent>;
+}
+
+export interface TaskWriteResult<T> {
+  value: T;
+  events: TaskEvent[];
+}
+
+export interface TaskUsageSummary extends Usage {
+  calls: number;
+  by_step: Record<string, Usage & { calls: number }>;
+}
+
+export interface Store extends DocumentStore, FileStore {
+  /** Creates a task with its task_created event (and task_started when `start`). With an idempotency
+   * key seen before, returns the existing task (`created` false) or throws IDEMPOTENCY_CONFLICT. */
+  createTask(task: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>>;
+  /** Locks the task row and runs `fn` in one transaction; returns the events it appended. */
+  write<T>(taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<TaskWriteResult<T>>;
+
+  getTask(taskId: string, tenantId?: string): Promise<TaskRecord | null>;
+  listTasks(query: { tenantId?: string; status?: TaskStatus[]; limit: number; cursor?: string }): Promise<Page<TaskRecord>>;
+  countTasks(query: { tenantId?: string; status?: TaskStatus[] }): Promise<number>;
+  /** Tasks that were queued and have not finished: what a restarted worker must resume. */
+  listUnfinishedTasks(limit: number): Promise<TaskRecord[]>;
+
+  getPlan(taskId: string, version: number): Promise<PlanRecord | null>;
+  listPlans(taskId: string): Promise<PlanRecord[]>;
+  getStep(taskId: string, stepId: string): Promise<StepRecord | null>;
+  listSteps(taskId: string): Promise<StepRecord[]>;
+
+  /** Takes the lease of a ready step, or of a running step whose lease expired or is `owner`'s.
+   * Returns the step as claimed, or null when another worker holds it or it is not runnable. */
+  claimStep(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null>;
+  /** Extends a lease still held by `owner`; false when it was lost. */
+  renewStepLease(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Drops every lease (a single embedded process starting up owns all work). */
+  releaseAllLeases(): Promise<number>;
+
+  /** The journal of one step attempt, oldest turn first. */
+  listTurns(taskId: string, stepId: string, attempt: number): Promise<JournalTurn[]>;
+  getToolCall(key: string): Promise<LedgerEntry | null>;
+  listToolCalls(taskId: string): Promise<LedgerEntry[]>;
+  taskUsage(taskId: string): Promise<TaskUsageSummary>;
+
+  /** Events with seq > `after`, in order, at most `limit`. */
+  listEvents(taskId: string, after: number, limit: number): Promise<TaskEvent[]>;
+
+  /** True when the database answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface DocumentStore {
+  insertDocument(doc: { id: string; tenantId: string; title: string; content: string; metadata: Record<string, unknown> }): Promise<DocumentRecord>;
+  listDocuments(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<DocumentRecord>>;
+  getDocument(id: string, tenantId: string): Promise<(DocumentRecord & { content: string }) | null>;
+  deleteDocument(id: string, tenantId: string): Promise<boolean>;
+  documentIndex(tenantId: string): DocumentIndex;
+}
+
+export interface FileStore {
+  insertFile(file: { id: string; tenantId: string; name: string; contentType: string; data: Buffer }): Promise<StoredFile>;
+  getFile(id: string, tenantId: string): Promise<StoredFile | null>;
+  readFile(id: string, tenantId: string): Promise<(StoredFile & { data: Buffer }) | null>;
+  listFiles(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<StoredFile>>;
+}
+

@@ -1,0 +1,81 @@
+/**
+ * The tool contract. A tool declares its name, a description for planners and models, zod input and
+ * output schemas, a timeout and its effect on the world. The engine relies on the effect:
+ * - `read_only`: reads only; safe to run again and to run in parallel with other read-only calls.
+ * - `idempotent`: changes the world, but running it twice with the same idempotency key is harmless.
+ * - `side_effect`: changes the world; a call that started but recorded no result is never repeated blindly.
+ */
+import type { z } from 'zod';
+
+export type ToolEffect = 'read_only' | 'idempotent' | 'side_effect';
+
+/** A file uploaded through `POST /v1/files`. */
+export interface StoredFile {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  created_at: string;
+}
+
+/** Read access to uploaded files, scoped to one tenant. */
+export interface FileAccess {
+  /** Metadata and bytes of a file; throws FILE_NOT_FOUND. */
+  read(fileId: string): Promise<StoredFile & { data: Buffer }>;
+  /** Metadata of a file, or null. */
+  get(fileId: string): Promise<StoredFile | null>;
+}
+
+/** One ranked passage of a document. */
+export interface Passage {
+  document_id: string;
+  title: string;
+  chunk: number;
+  text: string;
+  score: number;
+}
+
+/** Ranked full-text search over ingested documents, scoped to one tenant. */
+export interface DocumentIndex {
+  search(query: string, options?: { limit?: number; documentIds?: string[] }): Promise<Passage[]>;
+}
+
+/** What a running tool may use. Everything that touches storage goes through these contracts. */
+export interface ToolContext {
+  /** Aborted on cancel, deadline, timeout or shutdown; tools must stop promptly when it fires. */
+  signal: AbortSignal;
+  tenantId: string;
+  taskId?: string;
+  stepId?: string;
+  /** Derived from (task, step, attempt, turn, call index); stable across resumes. */
+  idempotencyKey: string;
+  /** Files attached to the task (or, for direct invocation, any of the tenant's files). */
+  files: FileAccess;
+  documents: DocumentIndex;
+}
+
+export interface ToolDefinition<I = unknown, O = unknown> {
+  /** snake_case, unique in the registry. */
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  output: z.ZodType<O>;
+  /** A call running longer is aborted and fails with TOOL_TIMEOUT. */
+  timeoutMs: number;
+  effect: ToolEffect;
+  run(input: I, ctx: ToolContext): Promise<O>;
+}
+
+/** A tool as listed by the registry (and `GET /v1/tools`). */
+export interface ToolDescriptor {
+  name: string;
+  description: string;
+  input_schema: unknown;
+  output_schema: unknown;
+  timeout_ms: number;
+  effect: ToolEffect;
+  read_only: boolean;
+  idempotent: boolean;
+  side_effects: boolean;
+}
