@@ -25,8 +25,7 @@ export interface StepSummary {
 /** The data carried by each event type. */
 export interface EventDataMap {
   task_created: { input: string; files: string[]; options: Record<string, unknown> };
-  task_started: { deadline_at: string };
-  planning_started: { brain: string };
+  planning_started: { brain: string; deadline_at: string };
   plan_created: { version: number; brain: string; rationale: string; steps: StepSummary[] };
   step_started: { attempt: number; agent: string; title: string; description: string };
   partial_output: { text: string; attempt: number; turn: number };
@@ -60,7 +59,6 @@ export type EventType = keyof EventDataMap;
 
 export const EVENT_TYPES = [
   'task_created',
-  'task_started',
   'planning_started',
   'plan_created',
   'step_started',

@@ -2,7 +2,8 @@
  * A thin SQL connection contract with two implementations: PostgreSQL over a `pg` pool, and PGlite
  * (PostgreSQL compiled to WebAssembly) persisted in a folder. The store runs the same SQL on both.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AppError } from '../errors.js';
@@ -91,9 +92,14 @@ export class PgliteDatabase implements Database {
   readonly engine = 'pglite' as const;
   readonly #db: PGlite;
 
+  readonly #lock: string | undefined;
+
   /** `dataDir` undefined keeps the database in memory (tests). */
   constructor(dataDir: string | undefined) {
-    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    if (dataDir) {
+      mkdirSync(dataDir, { recursive: true });
+      this.#lock = lockDataDir(dataDir);
+    }
     this.#db = new PGlite(dataDir);
   }
 
@@ -125,6 +131,37 @@ export class PgliteDatabase implements Database {
 
   async close(): Promise<void> {
     if (!this.#db.closed) await this.#db.close();
+    if (this.#lock) rmSync(this.#lock, { force: true });
+  }
+}
+
+/**
+ * PGlite is one process's database: two processes on one folder would corrupt it. A lock file with
+ * the owner's pid refuses a second process while the first is alive (a stale lock is taken over).
+ */
+function lockDataDir(dataDir: string): string {
+  const path = join(dataDir, 'agentic.lock');
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    return path;
+  } catch {
+    const owner = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      throw new AppError('CONFIG_INVALID', `The data directory ${dataDir} is in use by process ${owner}. Stop it, or talk to it with --url.`, {
+        details: { data_dir: dataDir, pid: owner },
+      });
+    }
+    writeFileSync(path, String(process.pid));
+    return path;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -145,6 +182,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   schema: string;
   poolSize: number;
+  /** Apply pending migrations on open. @defaultValue true */
+  migrate?: boolean;
 }
 
 /** Opens PostgreSQL when a URL is given, else PGlite in `dataDir` (or in memory), and migrates it. */
@@ -152,12 +191,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (options.databaseUrl) {
     await ensureSchema(options.databaseUrl, options.schema);
     const db = new PostgresDatabase(options.databaseUrl, options.schema, options.poolSize);
-    await migrate(db);
+    if (options.migrate !== false) await migrate(db);
     return db;
   }
   const db = new PgliteDatabase(options.dataDir);
   if (options.schema !== 'public') await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
-  await migrate(db);
+  if (options.migrate !== false) await migrate(db);
   return db;
 }
 

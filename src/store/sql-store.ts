@@ -400,14 +400,18 @@ class SqlTaskWriter implements TaskWriter {
               ARRAY(SELECT jsonb_array_elements_text(s->'depends_on')),
               ARRAY(SELECT jsonb_array_elements_text(s->'tools')),
               COALESCE(s->'success_criteria', '[]'), COALESCE(s->'params', '{}'),
-              CASE WHEN jsonb_array_length(s->'depends_on') = 0 THEN 'ready' ELSE 'pending' END,
-              CASE WHEN jsonb_array_length(s->'depends_on') = 0 THEN now() END
+              'pending', NULL
          FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(s, ord)`,
       [this.#task.id, version, json(steps)],
     );
   }
 
-  async updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[] }): Promise<boolean> {
+  async listSteps(): Promise<StepRecord[]> {
+    const rows = await this.q.query('SELECT * FROM steps WHERE task_id = $1 ORDER BY plan_version, position', [this.#task.id]);
+    return rows.map(toStep);
+  }
+
+  async updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean> {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     const sets = entries.map(([k], i) => `${k} = $${i + 3}`);
     const values = entries.map(([k, v]) => (k === 'error' || k === 'output' ? json(v) : v));
@@ -416,6 +420,10 @@ class SqlTaskWriter implements TaskWriter {
     if (onlyIf?.status) {
       params.push(onlyIf.status);
       guard = ` AND status = ANY($${params.length}::text[])`;
+    }
+    if (onlyIf?.owner) {
+      params.push(onlyIf.owner);
+      guard += ` AND lease_owner = $${params.length}`;
     }
     const rows = await this.q.query(
       `UPDATE steps SET ${sets.length > 0 ? sets.join(', ') : 'status = status'} WHERE task_id = $1 AND id = $2${guard} RETURNING id`,

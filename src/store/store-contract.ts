@@ -61,7 +61,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       const id = value.task.id;
       const r = await store.write(id, async (w) => {
         await w.updateTask({ status: 'planning' });
-        await w.append({ type: 'planning_started', data: { brain: 'builtin' } });
+        await w.append({ type: 'planning_started', data: { brain: 'builtin', deadline_at: new Date().toISOString() } });
         return w.task.status;
       });
       expect(r.value).toBe('planning');
@@ -95,7 +95,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       expect((await store.listEvents(id, 30, 5)).map((e) => e.seq)).toEqual([31, 32, 33, 34, 35]);
     });
 
-    it('stores versioned plans and steps with dependencies; only dependency-free steps start ready', async () => {
+    it('stores versioned plans and steps with dependencies, all pending until the engine promotes them', async () => {
       const { value } = await newTask();
       const id = value.task.id;
       await store.write(id, async (w) => {
@@ -104,8 +104,8 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       });
       const steps = await store.listSteps(id);
       expect(steps.map((s) => [s.id, s.status, s.depends_on])).toEqual([
-        ['s1', 'ready', []],
-        ['s2', 'ready', []],
+        ['s1', 'pending', []],
+        ['s2', 'pending', []],
         ['s3', 'pending', ['s1', 's2']],
       ]);
       expect((await store.getPlan(id, 1))?.steps.map((s) => s.id)).toEqual(['s1', 's2', 's3']);
@@ -115,7 +115,10 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
     it('leases a step to one owner at a time and lets an expired lease be taken over', async () => {
       const { value } = await newTask();
       const id = value.task.id;
-      await store.write(id, (w) => w.insertPlan(1, 'builtin', '', plan));
+      await store.write(id, async (w) => {
+        await w.insertPlan(1, 'builtin', '', plan);
+        await w.updateStep('s1', { status: 'ready' });
+      });
       const a = await store.claimStep(id, 's1', 'worker-a', 60_000);
       expect(a?.status).toBe('running');
       expect(a?.lease_owner).toBe('worker-a');
@@ -133,7 +136,12 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
     it('journals turns and the tool-call ledger', async () => {
       const { value } = await newTask();
       const id = value.task.id;
-      await store.write(id, (w) => w.insertPlan(1, 'builtin', '', plan));
+      await store.write(id, async (w) => {
+        await w.insertPlan(1, 'builtin', '', plan);
+        expect(await w.updateStep('s1', { status: 'running' }, { status: ['ready'] })).toBe(false);
+        expect(await w.updateStep('s1', { status: 'running' }, { status: ['pending'] })).toBe(true);
+        expect((await w.listSteps()).map((s) => s.status)).toEqual(['running', 'pending', 'pending']);
+      });
       const key = `${id}:s1:1:0:0`;
       await store.write(id, async (w) => {
         await w.insertTurn('s1', 1, 0, { type: 'tool_calls', calls: [{ tool: 'calculator', args: { expression: '1+1' } }] });

@@ -166,7 +166,11 @@ export interface TaskWriter {
   readonly task: TaskRecord;
   updateTask(patch: TaskPatch): Promise<void>;
   insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void>;
-  updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[] }): Promise<boolean>;
+  /** The task's steps as this transaction sees them. */
+  listSteps(): Promise<StepRecord[]>;
+  /** Updates a step; with `onlyIf`, only when it still has one of those statuses and that lease owner.
+   * Returns whether a row changed. */
+  updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean>;
   /** Journals a decision as turn `turn` of the attempt (observations follow in `completeTurn`). */
   insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void>;
   completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void>;

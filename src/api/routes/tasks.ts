@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import type { App } from '../../compose.js';
+import { AppError } from '../../errors.js';
+import type { TaskStatus } from '../../store/types.js';
+import { findTask, tenantOf } from '../context.js';
+import { createTaskBody, eventsQuery, idParams, listTasksQuery } from '../schemas.js';
+import { resumeCursor, streamNdjson, streamSse, streamWebSocket, wantsNdjson } from '../streaming.js';
+import { schemaOf } from '../validation.js';
+import { taskLinks, taskMetrics, taskSummary, taskView } from '../views.js';
+
+type CreateBody = z.infer<typeof createTaskBody>;
+
+export function taskRoutes(app: App) {
+  return async (f: FastifyInstance) => {
+    f.post<{ Body: CreateBody }>(
+      '/v1/tasks',
+      {
+        schema: {
+          tags: ['tasks'],
+          summary: 'Create a task; it is planned and run at once',
+          description: 'Send `Idempotency-Key` to make retries safe: the same key and body return the same task; a different body with the same key is a 409.',
+          body: schemaOf(createTaskBody),
+        },
+      },
+      async (request, reply) => {
+        const tenantId = tenantOf(request);
+        const body = request.body;
+        const input = (body.input ?? body.input_query ?? body.task_description)!;
+        await checkFiles(app, tenantId, body.files ?? []);
+        const key = idempotencyKey(request.headers['idempotency-key']);
+        const { task, created } = await app.engine.submit({
+          tenantId,
+          input,
+          files: body.files ?? [],
+          options: body.options ?? {},
+          idempotencyKey: key,
+          requestHash: key ? hashRequest({ input, files: body.files ?? [], options: body.options ?? {} }) : undefined,
+          start: true,
+        });
+        if (!created) void reply.header('idempotent-replayed', 'true');
+        void reply.header('location', `/v1/tasks/${task.id}`);
+        return reply.status(202).send({ id: task.id, status: task.status, created_at: task.created_at, links: taskLinks(task.id) });
+      },
+    );
+
+    f.get<{ Querystring: z.infer<typeof listTasksQuery> }>(
+      '/v1/tasks',
+      { schema: { tags: ['tasks'], summary: 'List tasks, newest first', querystring: schemaOf(listTasksQuery) } },
+      async (request) => {
+        const q = request.query;
+        const page = await app.store.listTasks({
+          tenantId: tenantOf(request),
+          status: q.status as TaskStatus[] | undefined,
+          limit: q.limit,
+          cursor: q.cursor,
+        });
+        return { items: page.items.map(taskSummary), next_cursor: page.next_cursor };
+      },
+    );
+
+    f.get<{ Params: { id: string } }>(
+      '/v1/tasks/:id',
+      { schema: { tags: ['tasks'], summary: 'A task with its plan, steps, outputs, timings, error and usage', params: schemaOf(idParams) } },
+      async (request) => taskView(app.store, await findTask(app, request, request.params.id)),
+    );
+
+    f.post<{ Params: { id: string } }>(
+      '/v1/tasks/:id/cancel',
+      { schema: { tags: ['tasks'], summary: 'Cancel a task; running work stops promptly', params: schemaOf(idParams) } },
+      async (request, reply) => {
+        const task = await findTask(app, request, request.params.id);
+        const cancelled = await app.engine.cancel(task.id, 'cancelled by request');
+        return reply.status(202).send({ id: cancelled.id, status: cancelled.status, links: taskLinks(task.id) });
+      },
+    );
+
+    f.get<{ Params: { id: string } }>(
+      '/v1/tasks/:id/metrics',
+      { schema: { tags: ['tasks'], summary: 'Latency per step and in total, queue wait, retries, tokens and cost', params: schemaOf(idParams) } },
+      async (request) => taskMetrics(app.store, await findTask(app, request, request.params.id)),
+    );
+
+    f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
+      '/v1/tasks/:id/events',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'The task\'s events: SSE by default, NDJSON with Accept: application/x-ndjson or ?format=ndjson',
+          description: 'Replays from the first event (or after `Last-Event-ID` / `?after=`), follows live, and ends after the terminal event.',
+          params: schemaOf(idParams),
+          querystring: schemaOf(eventsQuery),
+        },
+      },
+      async (request, reply) => {
+        const task = await findTask(app, request, request.params.id);
+        const after = resumeCursor(request);
+        if (wantsNdjson(request)) return streamNdjson(app, request, reply, task.id, after);
+        return streamSse(app, request, reply, task.id, after);
+      },
+    );
+
+    f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
+      '/v1/tasks/:id/stream',
+      { schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(eventsQuery) } },
+      async (request, reply) => {
+        const task = await findTask(app, request, request.params.id);
+        return streamSse(app, request, reply, task.id, resumeCursor(request));
+      },
+    );
+
+    f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
+      '/v1/tasks/:id/ws',
+      {
+        websocket: true,
+        schema: { tags: ['events'], summary: 'The task\'s events over WebSocket (one JSON event per message); resume with ?after=', params: schemaOf(idParams) },
+      },
+      async (socket, request) => {
+        try {
+          const task = await findTask(app, request, request.params.id);
+          await streamWebSocket(app, socket, task.id, resumeCursor(request));
+        } catch (err) {
+          const e = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', 'Internal error');
+          socket.send(JSON.stringify({ error: e.toInfo() }));
+          socket.close(e.status === 404 ? 4404 : 4400, e.code);
+        }
+      },
+    );
+  };
+}
+
+async function checkFiles(app: App, tenantId: string, files: string[]): Promise<void> {
+  for (const id of files) {
+    if (!(await app.store.getFile(id, tenantId))) {
+      throw new AppError('FILE_NOT_FOUND', `No file ${id}; upload it with POST /v1/files first`, { details: { file_id: id } });
+    }
+  }
+}
+
+function idempotencyKey(raw: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
+    throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1-255 visible ASCII characters');
+  }
+  return value;
+}
+
+function hashRequest(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}

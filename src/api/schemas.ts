@@ -1,0 +1,64 @@
+/** Request schemas of the HTTP API (zod; published as JSON Schema in /openapi.json). */
+import { z } from 'zod';
+import { TASK_STATUSES } from '../store/types.js';
+
+export const MAX_INPUT_CHARS = 20_000;
+
+const taskText = z.string().trim().min(1, 'must not be empty').max(MAX_INPUT_CHARS);
+
+export const taskOptionsSchema = z
+  .object({
+    max_steps: z.number().int().min(1).max(200).optional().describe('Largest plan allowed (capped by AGENTIC_MAX_STEPS).'),
+    max_iterations: z.number().int().min(1).max(1000).optional().describe('Agent-loop turns per step attempt (capped by AGENTIC_MAX_ITERATIONS).'),
+    max_parallel_steps: z.number().int().min(1).max(64).optional().describe('Steps of this task that may run at once.'),
+    timeout_ms: z.number().int().min(100).max(7 * 24 * 3600 * 1000).optional().describe('Wall-clock deadline from the start, ms.'),
+    retry_attempts: z.number().int().min(1).max(20).optional().describe('Attempts per step, the first included.'),
+  })
+  .strict();
+
+export const createTaskBody = z
+  .object({
+    input: taskText.optional().describe('The task, in plain language.'),
+    input_query: taskText.optional().describe('Alias of input.'),
+    task_description: taskText.optional().describe('Alias of input.'),
+    files: z.array(z.string().min(1).max(100)).max(50).optional().describe('Ids of files uploaded with POST /v1/files.'),
+    options: taskOptionsSchema.optional(),
+  })
+  .strict()
+  .refine((b) => [b.input, b.input_query, b.task_description].filter((v) => v !== undefined).length === 1, {
+    message: 'give the task in exactly one of input, input_query or task_description',
+  });
+
+export const listTasksQuery = z.object({
+  status: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
+    .pipe(z.array(z.enum(TASK_STATUSES as [string, ...string[]])).optional()),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+
+export const eventsQuery = z.object({
+  after: z.coerce.number().int().min(0).optional(),
+  format: z.enum(['sse', 'ndjson']).optional(),
+});
+
+export const idParams = z.object({ id: z.string().min(1).max(200) });
+export const taskIdParams = z.object({ task_id: z.string().min(1).max(200) });
+
+export const createDocumentBody = z
+  .object({
+    title: z.string().trim().min(1).max(500),
+    content: z.string().min(1),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(500).optional(),
+});
+
+export const seedCreateTaskBody = z.object({ task_description: taskText });
+export const seedRunTaskBody = z.object({ user_input: taskText });

@@ -1,0 +1,64 @@
+import fastifyMultipart from '@fastify/multipart';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { App } from '../compose.js';
+import { registerErrorHandling } from './error-handler.js';
+import { registerJsonParser } from './json-body.js';
+import { documentRoutes } from './routes/documents.js';
+import { fileRoutes } from './routes/files.js';
+import { healthRoutes, VERSION } from './routes/health.js';
+import { seedRoutes } from './routes/seed.js';
+import { taskRoutes } from './routes/tasks.js';
+import { registerZodValidation } from './validation.js';
+
+export interface ServerState {
+  /** True once the worker side (if any) has started. */
+  ready: () => boolean;
+}
+
+/** Builds the HTTP API over an App. Listening is the caller's business. */
+export async function buildServer(app: App, state: ServerState = { ready: () => true }): Promise<FastifyInstance> {
+  const f: FastifyInstance = Fastify({
+    // Request lines at info level would flood the log under load; errors are logged by the error handler.
+    loggerInstance: app.logger.child({ component: 'http' }, { level: app.logger.level === 'silent' ? 'silent' : 'warn' }) as FastifyBaseLogger,
+    bodyLimit: app.config.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+    // Streams can be long; the server must not time them out.
+    requestTimeout: 0,
+    return503OnClosing: true,
+  });
+  registerErrorHandling(f);
+  registerZodValidation(f);
+  registerJsonParser(f);
+  await f.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'agentic',
+        version: VERSION,
+        description:
+          'Plans and carries out multi-step tasks with agents and real tools. Errors are `{"error": {"code", "message", "details"}}`.',
+      },
+      tags: [
+        { name: 'tasks', description: 'Create, inspect and cancel tasks' },
+        { name: 'events', description: 'Live, resumable event streams' },
+        { name: 'documents', description: 'The searchable document index' },
+        { name: 'files', description: 'Uploaded files' },
+        { name: 'service', description: 'Health and readiness' },
+        { name: 'seed', description: 'The original API shapes, kept for their clients' },
+      ],
+    },
+  });
+  await f.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await f.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  await f.register(fastifyMultipart, { limits: { fileSize: app.config.maxFileBytes, files: 1, fields: 10 } });
+  await f.register(healthRoutes(app, state));
+  await f.register(taskRoutes(app));
+  await f.register(seedRoutes(app));
+  await f.register(documentRoutes(app));
+  await f.register(fileRoutes(app));
+  f.get('/openapi.json', { schema: { hide: true } }, async () => f.swagger());
+  return f;
+}

@@ -1,0 +1,121 @@
+/**
+ * Event streams over SSE, NDJSON and WebSocket. All three follow the task's log the same way
+ * (`followTask`: subscribe, read backlog, merge by seq) and send the same event objects through the
+ * one serializer; they differ only in framing. A client that disconnects stops its stream, never the task.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { App } from '../compose.js';
+import { followTask, formatNdjson, formatSse, type TaskEvent } from '../events/index.js';
+import { AppError } from '../errors.js';
+
+/** The seq to resume after: `Last-Event-ID` header, else `?after=`, else 0 (everything). */
+export function resumeCursor(request: FastifyRequest): number {
+  const header = request.headers['last-event-id'];
+  const query = (request.query as { after?: unknown } | undefined)?.after;
+  const raw = (Array.isArray(header) ? header[0] : header) ?? (query === undefined ? undefined : String(query));
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new AppError('VALIDATION_ERROR', 'Last-Event-ID / after must be a non-negative integer (an event seq)', { details: { value: raw } });
+  }
+  return n;
+}
+
+/** Aborts when the client goes away. */
+function clientGone(request: FastifyRequest, reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  request.raw.on('close', abort);
+  reply.raw.on('close', abort);
+  return controller;
+}
+
+async function pump(
+  app: App,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  taskId: string,
+  after: number,
+  write: { event(e: TaskEvent): string | null; idle(): string | null },
+): Promise<void> {
+  const gone = clientGone(request, reply);
+  try {
+    for await (const item of followTask(app.store, app.bus, taskId, after, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
+      const chunk = item.kind === 'event' ? write.event(item.event) : write.idle();
+      if (chunk !== null && !reply.raw.write(chunk)) await waitDrain(reply, gone.signal);
+    }
+  } catch (err) {
+    request.log.warn({ err: String(err), task_id: taskId }, 'event stream ended with an error');
+  } finally {
+    reply.raw.end();
+  }
+}
+
+function waitDrain(reply: FastifyReply, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      reply.raw.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    reply.raw.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function streamSse(app: App, request: FastifyRequest, reply: FastifyReply, taskId: string, after: number): Promise<void> {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  reply.raw.write(`retry: 2000\n: following task ${taskId} after seq ${after}\n\n`);
+  await pump(app, request, reply, taskId, after, { event: formatSse, idle: () => ': heartbeat\n\n' });
+}
+
+export async function streamNdjson(
+  app: App,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  taskId: string,
+  after: number,
+  map: (e: TaskEvent) => object | null = (e) => e,
+): Promise<void> {
+  reply.hijack();
+  reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+  await pump(app, request, reply, taskId, after, {
+    event: (e) => {
+      const mapped = map(e);
+      return mapped === e ? formatNdjson(e) : mapped ? `${JSON.stringify(mapped)}\n` : null;
+    },
+    // A blank line keeps proxies from closing an idle stream; NDJSON readers skip empty lines.
+    idle: () => '\n',
+  });
+}
+
+export async function streamWebSocket(app: App, socket: WebSocket, taskId: string, after: number): Promise<void> {
+  const gone = new AbortController();
+  socket.on('close', () => gone.abort());
+  socket.on('error', () => gone.abort());
+  try {
+    for await (const item of followTask(app.store, app.bus, taskId, after, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
+      if (socket.readyState !== socket.OPEN) break;
+      if (item.kind === 'event') socket.send(JSON.stringify(item.event));
+      else socket.ping();
+    }
+    if (socket.readyState === socket.OPEN) socket.close(1000, 'task finished');
+  } catch (err) {
+    if (socket.readyState === socket.OPEN) socket.close(1011, String(err).slice(0, 120));
+  }
+}
+
+/** Which framing the client asked for on /events. */
+export function wantsNdjson(request: FastifyRequest): boolean {
+  const format = (request.query as { format?: string } | undefined)?.format;
+  if (format) return format === 'ndjson';
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/x-ndjson') && !accept.includes('text/event-stream');
+}

@@ -1,0 +1,40 @@
+import { buildServer } from '../api/server.js';
+import { createApp, type Role } from '../compose.js';
+import type { Config } from '../config/index.js';
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the service: HTTP API (unless role is worker) and the worker side (unless role is api).
+ * Stops gracefully on SIGTERM/SIGINT: stops accepting requests and work, lets running work finish
+ * within the grace period, then exits.
+ */
+export async function serve(config: Config, role: Role, options: { handleSignals?: boolean; graceMs?: number } = {}): Promise<RunningService> {
+  const app = await createApp({ config, role });
+  let workerStarted = role === 'api';
+  const server = role === 'worker' ? null : await buildServer(app, { ready: () => workerStarted });
+  let url = '';
+  if (server) {
+    url = await server.listen({ port: config.port, host: config.host });
+  }
+  await app.startWorker();
+  workerStarted = true;
+  const where = app.shape === 'embedded' ? `embedded, data in ${config.dataDir}` : 'PostgreSQL';
+  app.logger.info({ url: url || null, role, shape: app.shape, brain: app.brain.name }, `agentic ${role} ready${url ? ` on ${url}` : ''} (${where}, brain: ${app.brain.name})`);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      app.logger.info('shutting down: no new work; finishing what runs');
+      await server?.close();
+      await app.close(options.graceMs ?? 10_000);
+    })());
+  if (options.handleSignals) {
+    const onSignal = () => void stop().then(() => process.exit(0));
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { url, stop };
+}

@@ -1,0 +1,117 @@
+/**
+ * The agent loop of one step attempt, in phases: prepare (journal, dependencies, tools), then per
+ * turn decide (ask the brain, journal the decision) and observe (run tool calls, journal the
+ * results), until the brain gives a final output or the iteration cap is reached. A turn already in
+ * the journal is replayed from it: its decision is not requested again and its finished tool calls
+ * are not run again.
+ */
+import { getAgent } from '../agents/index.js';
+import type { DecideRequest, Decision, DependencyOutput, Observation, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
+import { AppError, toAppError } from '../errors.js';
+import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
+import { commit, type EngineContext, type TaskLimits } from './context.js';
+import { PartialOutputBuffer } from './partial-output.js';
+import { runToolCalls } from './tool-calls.js';
+
+export interface AttemptRun {
+  task: TaskRecord;
+  step: StepRecord;
+  attempt: number;
+  limits: TaskLimits;
+  signal: AbortSignal;
+  /** Tools this step may call: the agent's tools that the registry has. */
+  allowedTools: ReadonlySet<string>;
+}
+
+export interface AttemptResult {
+  output: StepOutput;
+  iterations: number;
+}
+
+export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<AttemptResult> {
+  const { journal, request } = await prepare(ctx, run);
+  const history: TurnRecord[] = [];
+  for (let turn = 0; turn < run.limits.maxIterations; turn++) {
+    run.signal.throwIfAborted();
+    const journaled: JournalTurn | undefined = journal[turn];
+    const decision = journaled?.decision ?? (await decide(ctx, run, { ...request, turn, history: [...history] }));
+    if (decision.type === 'final') return { output: normaliseOutput(decision.output), iterations: turn + 1 };
+    const observations = journaled?.observations ?? (await observe(ctx, run, turn, decision));
+    history.push({ turn, decision, observations });
+  }
+  throw new AppError('MAX_ITERATIONS_EXCEEDED', `Step ${run.step.id} reached ${run.limits.maxIterations} turns without a final answer`, {
+    details: { step_id: run.step.id, max_iterations: run.limits.maxIterations },
+  });
+}
+
+async function prepare(ctx: EngineContext, run: AttemptRun): Promise<{ journal: JournalTurn[]; request: Omit<DecideRequest, 'turn' | 'history'> }> {
+  const agent = getAgent(run.step.agent);
+  if (!agent) throw new AppError('UNKNOWN_AGENT', `Unknown agent "${run.step.agent}"`, { details: { agent: run.step.agent } });
+  const [journal, steps, files] = await Promise.all([
+    ctx.store.listTurns(run.task.id, run.step.id, run.attempt),
+    ctx.store.listSteps(run.task.id),
+    Promise.all(run.task.files.map((id) => ctx.store.getFile(id, run.task.tenant_id))),
+  ]);
+  const task: TaskBrief = { id: run.task.id, input: run.task.input, files: files.filter((f) => f !== null), options: run.task.options };
+  const request = {
+    task,
+    step: run.step,
+    agent,
+    attempt: run.attempt,
+    maxIterations: run.limits.maxIterations,
+    dependencies: dependencyOutputs(steps, run.step),
+    tools: [...run.allowedTools].map((name) => ctx.tools.describe(name)),
+  };
+  return { journal, request };
+}
+
+function dependencyOutputs(steps: StepRecord[], step: StepRecord): DependencyOutput[] {
+  return steps
+    .filter((s) => step.depends_on.includes(s.id) && s.output)
+    .map((s) => ({ step_id: s.id, agent: s.agent, title: s.title, output: s.output! }));
+}
+
+/** Asks the brain for the next action and journals it, with its usage and streamed text, in one commit. */
+async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<Decision> {
+  const partial = new PartialOutputBuffer(ctx, run.task.id, run.step.id, run.attempt, request.turn);
+  let result;
+  try {
+    result = await ctx.brain.decide(request, { signal: run.signal, emitPartial: (t) => partial.push(t) });
+  } catch (err) {
+    partial.discard();
+    if (run.signal.aborted) throw run.signal.reason;
+    throw toAppError(err, 'BRAIN_ERROR');
+  }
+  const decision = checkDecision(result.value);
+  await partial.settle();
+  await commit(ctx, run.task.id, async (w) => {
+    await partial.appendRest(w);
+    await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
+    await w.updateStep(run.step.id, { iterations: request.turn + 1 });
+    if (result.usage) {
+      await w.recordUsage({ ...result.usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
+    }
+  });
+  return decision;
+}
+
+/** A brain that answers nonsense fails the attempt with a clear code rather than corrupting the journal. */
+function checkDecision(decision: Decision | undefined): Decision {
+  if (decision?.type === 'final' && typeof decision.output?.text === 'string') return decision;
+  if (decision?.type === 'tool_calls' && Array.isArray(decision.calls) && decision.calls.every((c) => typeof c?.tool === 'string')) {
+    return decision;
+  }
+  throw new AppError('BRAIN_ERROR', 'The brain returned a decision that is neither tool calls nor a final output', {
+    details: { decision: JSON.stringify(decision ?? null).slice(0, 500) },
+  });
+}
+
+async function observe(ctx: EngineContext, run: AttemptRun, turn: number, decision: Extract<Decision, { type: 'tool_calls' }>): Promise<Observation[]> {
+  const observations = await runToolCalls(ctx, run, turn, decision.calls);
+  await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, run.attempt, turn, observations));
+  return observations;
+}
+
+function normaliseOutput(output: StepOutput): StepOutput {
+  return { text: output.text, sources: Array.isArray(output.sources) ? output.sources : [], ...(output.data !== undefined ? { data: output.data } : {}) };
+}

@@ -1,0 +1,47 @@
+import type { Brain } from '../brains/types.js';
+import type { Config } from '../config/index.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../observability/logger.js';
+import type { WorkQueue } from '../queue/types.js';
+import type { Store, TaskRecord, TaskWriter } from '../store/types.js';
+import type { ToolRegistry } from '../tools/registry.js';
+
+/** What the engine's parts share. Built once by the Engine; nothing here names a driver. */
+export interface EngineContext {
+  store: Store;
+  bus: EventBus;
+  queue: WorkQueue;
+  brain: Brain;
+  tools: ToolRegistry;
+  config: Config;
+  logger: Logger;
+  /** This process's identity as a lease owner. */
+  workerId: string;
+}
+
+/** Runs `fn` in one task transaction, then publishes the events it appended (persisted first, then published). */
+export async function commit<T>(ctx: EngineContext, taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<T> {
+  const { value, events } = await ctx.store.write(taskId, fn);
+  if (events.length > 0) await ctx.bus.publish(events);
+  return value;
+}
+
+/** The limits that apply to a task: its own options where given, else the service's. */
+export interface TaskLimits {
+  maxSteps: number;
+  maxIterations: number;
+  maxParallelSteps: number;
+  timeoutMs: number;
+  retryAttempts: number;
+}
+
+export function taskLimits(task: Pick<TaskRecord, 'options'>, config: Config): TaskLimits {
+  const o = task.options;
+  return {
+    maxSteps: Math.min(o.max_steps ?? config.maxSteps, config.maxSteps),
+    maxIterations: Math.min(o.max_iterations ?? config.maxIterations, config.maxIterations),
+    maxParallelSteps: Math.min(o.max_parallel_steps ?? config.maxParallelSteps, config.maxParallelSteps),
+    timeoutMs: o.timeout_ms ?? config.taskTimeoutMs,
+    retryAttempts: o.retry_attempts ?? config.retryAttempts,
+  };
+}

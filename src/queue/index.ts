@@ -1,0 +1,2 @@
+export * from './types.js';
+export { InProcessWorkQueue } from './in-process-queue.js';
