@@ -54,7 +54,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store = await createStore({
     databaseUrl: config.databaseUrl,
-    dataDir: config.databaseUrl ? undefined : config.dataDir,
+    // ':memory:' keeps the embedded database in memory (tests, throwaway runs).
+    dataDir: config.databaseUrl || config.dataDir.endsWith(':memory:') ? undefined : config.dataDir,
     schema: config.databaseSchema,
     poolSize: config.databasePoolSize,
   });

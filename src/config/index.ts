@@ -14,7 +14,7 @@ export const configSchema = z.object({
   port: int(0, 65535).default(8000),
   /** Interface to listen on. Env `HOST`. @defaultValue 127.0.0.1 */
   host: z.string().min(1).default('127.0.0.1'),
-  /** Folder of the embedded database (PGlite). Env `AGENTIC_DATA_DIR`. @defaultValue ./data */
+  /** Folder of the embedded database (PGlite); `:memory:` keeps it in memory. Env `AGENTIC_DATA_DIR`. @defaultValue ./data */
   dataDir: z.string().min(1).default('./data'),
   /** PostgreSQL connection string; when set, PostgreSQL replaces the embedded database. Env `DATABASE_URL`. */
   databaseUrl: z.string().url().optional(),
@@ -98,7 +98,8 @@ export function loadConfig(
     });
     throw new AppError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, { details: { problems } });
   }
-  return Object.freeze({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) });
+  const dataDir = parsed.data.dataDir === ':memory:' ? ':memory:' : resolve(parsed.data.dataDir);
+  return Object.freeze({ ...parsed.data, dataDir });
 }
 
 function stripUndefined(obj: object): Record<string, unknown> {

@@ -54,6 +54,7 @@ export class ToolRegistry {
         details: { tool: name, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
       });
     }
+    ctx.signal.throwIfAborted();
     const timeout = AbortSignal.timeout(tool.timeoutMs);
     const signal = AbortSignal.any([ctx.signal, timeout]);
     let result: unknown;
@@ -82,6 +83,8 @@ export class ToolRegistry {
 
 /** Resolves or rejects with the promise, or rejects as soon as the signal aborts. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  // The tool's own promise may still reject after the race is decided; that must not go unhandled.
+  promise.catch(() => undefined);
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
@@ -103,7 +106,7 @@ function describeTool(tool: ToolDefinition): ToolDescriptor {
   return {
     name: tool.name,
     description: tool.description,
-    input_schema: z.toJSONSchema(tool.input, { unrepresentable: 'any' }),
+    input_schema: z.toJSONSchema(tool.input, { unrepresentable: 'any', io: 'input' }),
     output_schema: z.toJSONSchema(tool.output, { unrepresentable: 'any' }),
     timeout_ms: tool.timeoutMs,
     effect: tool.effect,
