@@ -45,7 +45,8 @@ interface StepRun {
 async function runAttempts(ctx: EngineContext, run: StepRun): Promise<void> {
   let attempt = run.step.attempt === 0 ? await announceStart(ctx, run) : run.step.attempt;
   if (attempt === 0) return;
-  const allowedTools = new Set((getAgent(run.step.agent)?.tools ?? []).filter((t) => ctx.tools.has(t)));
+  // A step may use its agent's tools and the tools its plan gave it, where the registry has them.
+  const allowedTools = new Set([...(getAgent(run.step.agent)?.tools ?? []), ...run.step.tools].filter((t) => ctx.tools.has(t)));
   for (;;) {
     try {
       const result = await runAttempt(ctx, { ...run, attempt, allowedTools });
