@@ -45,22 +45,6 @@ const median = (...a: unknown[]): number => {
   const mid = Math.floor(xs.length / 2);
   return xs.length % 2 === 1 ? (xs[mid] ?? NaN) : ((xs[mid - 1] ?? NaN) + (xs[mid] ?? NaN)) / 2;
 };
-const variance = (...a: unknown[]): number => {
-  const xs = flatten(a);
-  const m = mean(xs);
-  return xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1);
-};
-const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
-const percentile = (list: number[], p: number): number => {
-  const xs = [...list].sort((x, y) => x - y);
-  const rank = (p / 100) * (xs.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return (xs[lo] ?? NaN) + ((xs[hi] ?? NaN) - (xs[lo] ?? NaN)) * (rank - lo);
-};
-
-
-/** Reference evaluation of a calculator expression (tests only: it compiles the expression to JavaScript). */
 /** Evaluates with the real calculator, so the planner's expressions are checked against its grammar. */
 export function evaluate(expression: string, variables: Record<string, number> = {}): number {
   return evaluateExpression(expression, variables);
