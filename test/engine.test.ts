@@ -216,6 +216,16 @@ describe('engine', () => {
     expect((await app.store.getTask((await run('agent')).id))?.error?.message).toContain('unknown agent "wizard"');
   });
 
+  it('refuses a plan larger than the task\'s max_steps', async () => {
+    plans.set('big', [step('a'), step('b'), step('c'), step('d')]);
+    const r = await run('big', { max_steps: 2 });
+    expect(r.status).toBe('failed');
+    const task = await app.store.getTask(r.id);
+    expect(task?.error?.code).toBe('PLAN_INVALID');
+    expect(task?.error?.message).toContain('the limit is 2');
+    expect(await app.store.listSteps(r.id)).toEqual([]);
+  });
+
   it('cancels promptly: the abort reaches the running tool and the task ends cancelled', async () => {
     plans.set('cancel', [step('a'), step('b', ['a'])]);
     scripts.set('cancel', (req) => (req.turn === 0 ? { type: 'tool_calls', calls: [{ tool: 'sleep', args: { ms: 60_000 } }] } : final('never')));
