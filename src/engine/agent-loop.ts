@@ -84,8 +84,9 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   }
   const decision = checkDecision(result.value);
   await partial.settle();
+  const rest = partial.takeRest();
   await commit(ctx, run.task.id, async (w) => {
-    await partial.appendRest(w);
+    await partial.appendText(w, rest);
     await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
     await w.updateStep(run.step.id, { iterations: request.turn + 1 });
     if (result.usage) {

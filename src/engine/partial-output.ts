@@ -38,9 +38,13 @@ export class PartialOutputBuffer {
     await this.#chain;
   }
 
-  /** Appends what is still buffered, inside the caller's transaction. */
-  async appendRest(w: TaskWriter): Promise<void> {
-    const text = this.#take();
+  /** Takes what is still buffered, to append in the caller's transaction with `appendText`. */
+  takeRest(): string {
+    return this.#take();
+  }
+
+  /** Appends text as one partial_output event (a no-op for empty text). */
+  async appendText(w: TaskWriter, text: string): Promise<void> {
     if (text) await w.append(this.#event(text));
   }
 

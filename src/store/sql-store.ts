@@ -5,6 +5,7 @@ import type { NewEvent, TaskEvent } from '../events/types.js';
 import type { DocumentIndex, Passage, StoredFile } from '../tools/types.js';
 import type { Database, Queryable, Row } from './database.js';
 import { chunkText } from './chunk.js';
+import { GroupCommitter } from './group-commit.js';
 import type {
   DocumentRecord,
   JournalTurn,
@@ -29,10 +30,15 @@ const UNFINISHED: TaskStatus[] = ['pending', 'planning', 'running', 'awaiting_ap
 
 /** The store over SQL: the same statements on PGlite and PostgreSQL. */
 export class SqlStore implements Store {
-  constructor(readonly db: Database) {}
+  readonly #writes: GroupCommitter;
+
+  constructor(readonly db: Database) {
+    // PGlite has one connection; PostgreSQL commits batches on a few connections at once.
+    this.#writes = new GroupCommitter(db, { concurrency: db.engine === 'pglite' ? 1 : 4 });
+  }
 
   async createTask(t: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>> {
-    return this.db.transaction(async (q) => {
+    return this.#writes.submit(t.id, async (q) => {
       const inserted = await q.query(
         `INSERT INTO tasks (id, tenant_id, status, input, files, options, idempotency_key, request_hash, queued_at)
          VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)
@@ -61,7 +67,7 @@ export class SqlStore implements Store {
   }
 
   async write<T>(taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<TaskWriteResult<T>> {
-    return this.db.transaction(async (q) => {
+    return this.#writes.submit(taskId, async (q) => {
       const rows = await q.query('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [taskId]);
       if (!rows[0]) throw new AppError('TASK_NOT_FOUND', `No task ${taskId}`, { details: { task_id: taskId } });
       const writer = new SqlTaskWriter(q, toTask(rows[0]));

@@ -79,6 +79,24 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       expect((await store.listEvents(id, 0, 100)).map((e) => e.seq)).toEqual([1, 2]);
     });
 
+    it('keeps concurrent writes of other tasks when one write in the same batch fails', async () => {
+      const ids = await Promise.all(Array.from({ length: 6 }, async () => (await newTask()).value.task.id));
+      const results = await Promise.allSettled(
+        ids.map((id, i) =>
+          store.write(id, async (w) => {
+            await w.append({ type: 'partial_output', data: { text: `w${i}`, attempt: 1, turn: 0 } });
+            if (i === 2) throw new AppError('INTERNAL_ERROR', 'this one fails');
+            return i;
+          }),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      for (const [i, id] of ids.entries()) {
+        const types = (await store.listEvents(id, 0, 10)).map((e) => e.type);
+        expect(types).toEqual(i === 2 ? ['task_created'] : ['task_created', 'partial_output']);
+      }
+    });
+
     it('assigns gap-free seqs under concurrent writers', async () => {
       const { value } = await newTask();
       const id = value.task.id;
