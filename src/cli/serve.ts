@@ -1,6 +1,8 @@
 import { buildServer } from '../api/server.js';
+import type { Brain } from '../brains/types.js';
 import { createApp, type Role } from '../compose.js';
 import type { Config } from '../config/index.js';
+import type { ToolRegistry } from '../tools/registry.js';
 
 export interface RunningService {
   url: string;
@@ -12,8 +14,16 @@ export interface RunningService {
  * Stops gracefully on SIGTERM/SIGINT: stops accepting requests and work, lets running work finish
  * within the grace period, then exits.
  */
-export async function serve(config: Config, role: Role, options: { handleSignals?: boolean; graceMs?: number } = {}): Promise<RunningService> {
-  const app = await createApp({ config, role });
+export interface ServeOptions {
+  handleSignals?: boolean;
+  graceMs?: number;
+  /** Replace the configured brain and tools (benchmarks drive the service with a scripted brain). */
+  brain?: Brain;
+  tools?: ToolRegistry;
+}
+
+export async function serve(config: Config, role: Role, options: ServeOptions = {}): Promise<RunningService> {
+  const app = await createApp({ config, role, brain: options.brain, tools: options.tools });
   let workerStarted = role === 'api';
   const server = role === 'worker' ? null : await buildServer(app, { ready: () => workerStarted });
   let url = '';
