@@ -58,6 +58,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     dataDir: config.databaseUrl || config.dataDir.endsWith(':memory:') ? undefined : config.dataDir,
     schema: config.databaseSchema,
     poolSize: config.databasePoolSize,
+    // The embedded database belongs to this process alone (its data directory is locked).
+    exclusive: !config.databaseUrl,
   });
   const bus = new InProcessEventBus();
   const queue = new InProcessWorkQueue();

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ErrorCode } from '../errors.js';
 
 /** Fastify's own error codes, mapped to ours. */
@@ -15,6 +15,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_NO_FORM_DATA: 'VALIDATION_ERROR',
+  // Raised by the router before any route runs: a path segment longer than maxParamLength, or undecodable.
+  FST_ERR_MAX_PARAM_LENGTH: 'VALIDATION_ERROR',
+  FST_ERR_BAD_URL: 'VALIDATION_ERROR',
 };
 
 /** Turns any error into `{error: {code, message, details}}` with its status. The only place that does. */
@@ -30,12 +33,19 @@ export function toHttpError(err: unknown): AppError {
   return new AppError('INTERNAL_ERROR', 'Internal error', { cause: err });
 }
 
+/**
+ * Sends any error as `{error: {code, message, details}}`. The error handler, and also Fastify's
+ * `frameworkErrors` option: errors the router raises before a route is chosen, which Fastify would
+ * otherwise answer in its own shape.
+ */
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const error = toHttpError(err);
+  if (error.status >= 500) request.log.error({ err, code: error.code }, 'request failed');
+  void reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err, request, reply) => {
-    const error = toHttpError(err);
-    if (error.status >= 500) request.log.error({ err, code: error.code }, 'request failed');
-    void reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
-  });
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}`, details: {} } });
   });

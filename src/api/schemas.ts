@@ -3,8 +3,34 @@ import { z } from 'zod';
 import { TASK_STATUSES } from '../store/types.js';
 
 export const MAX_INPUT_CHARS = 20_000;
+/** Longest id accepted in a path; the router refuses longer path segments before routing. */
+export const MAX_ID_CHARS = 200;
 
-const taskText = z.string().trim().min(1, 'must not be empty').max(MAX_INPUT_CHARS);
+/** U+0000 or a UTF-16 surrogate without its pair. */
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_MESSAGE = 'must not contain NUL characters or unpaired surrogates';
+
+/**
+ * True when a value can be stored as given. PostgreSQL text and jsonb cannot hold U+0000, and an
+ * unpaired surrogate is not Unicode at all; refusing both here gives the caller a 400 where the
+ * store would otherwise fail with a 500 (or silently replace the character).
+ */
+export function isStorable(value: unknown): boolean {
+  if (typeof value === 'string') return !UNSTORABLE.test(value);
+  if (Array.isArray(value)) return value.every(isStorable);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).every(([k, v]) => isStorable(k) && isStorable(v));
+  }
+  return true;
+}
+
+/** A string the store can hold. */
+const text = () => z.string().refine(isStorable, UNSTORABLE_MESSAGE);
+
+const taskText = text().trim().min(1, 'must not be empty').max(MAX_INPUT_CHARS);
+const id = () => text().min(1).max(MAX_ID_CHARS);
+const cursor = () => text().max(500).optional();
 
 export const taskOptionsSchema = z
   .object({
@@ -21,7 +47,7 @@ export const createTaskBody = z
     input: taskText.optional().describe('The task, in plain language.'),
     input_query: taskText.optional().describe('Alias of input.'),
     task_description: taskText.optional().describe('Alias of input.'),
-    files: z.array(z.string().min(1).max(100)).max(50).optional().describe('Ids of files uploaded with POST /v1/files.'),
+    files: z.array(text().min(1).max(100)).max(50).optional().describe('Ids of files uploaded with POST /v1/files.'),
     options: taskOptionsSchema.optional(),
   })
   .strict()
@@ -36,7 +62,7 @@ export const listTasksQuery = z.object({
     .transform((s) => (s ? s.split(',').map((x) => x.trim()) : undefined))
     .pipe(z.array(z.enum(TASK_STATUSES as [string, ...string[]])).optional()),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(500).optional(),
+  cursor: cursor(),
 });
 
 export const eventsQuery = z.object({
@@ -44,20 +70,20 @@ export const eventsQuery = z.object({
   format: z.enum(['sse', 'ndjson']).optional(),
 });
 
-export const idParams = z.object({ id: z.string().min(1).max(200) });
-export const taskIdParams = z.object({ task_id: z.string().min(1).max(200) });
+export const idParams = z.object({ id: id() });
+export const taskIdParams = z.object({ task_id: id() });
 
 export const createDocumentBody = z
   .object({
-    title: z.string().trim().min(1).max(500),
-    content: z.string().min(1),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    title: text().trim().min(1).max(500),
+    content: text().min(1),
+    metadata: z.record(z.string(), z.unknown()).refine(isStorable, `keys and strings ${UNSTORABLE_MESSAGE}`).optional(),
   })
   .strict();
 
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(500).optional(),
+  cursor: cursor(),
 });
 
 export const seedCreateTaskBody = z.object({ task_description: taskText });

@@ -4,13 +4,14 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../compose.js';
-import { registerErrorHandling } from './error-handler.js';
+import { registerErrorHandling, sendError } from './error-handler.js';
 import { registerJsonParser } from './json-body.js';
 import { documentRoutes } from './routes/documents.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes, VERSION } from './routes/health.js';
 import { seedRoutes } from './routes/seed.js';
 import { taskRoutes } from './routes/tasks.js';
+import { MAX_ID_CHARS } from './schemas.js';
 import { registerZodValidation } from './validation.js';
 
 export interface ServerState {
@@ -28,6 +29,9 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     // Streams can be long; the server must not time them out.
     requestTimeout: 0,
     return503OnClosing: true,
+    // Ids up to the schemas' limit reach the route; longer ones are refused by the router, in our error shape.
+    routerOptions: { maxParamLength: MAX_ID_CHARS },
+    frameworkErrors: sendError,
   });
   registerErrorHandling(f);
   registerZodValidation(f);

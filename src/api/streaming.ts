@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import type { App } from '../compose.js';
 import { followTask, formatNdjson, formatSse, type TaskEvent } from '../events/index.js';
 import { AppError } from '../errors.js';
+import { TERMINAL_TASK_STATUSES, type TaskRecord } from '../store/types.js';
 
 /** The seq to resume after: `Last-Event-ID` header, else `?after=`, else 0 (everything). */
 export function resumeCursor(request: FastifyRequest): number {
@@ -16,10 +17,22 @@ export function resumeCursor(request: FastifyRequest): number {
   const raw = (Array.isArray(header) ? header[0] : header) ?? (query === undefined ? undefined : String(query));
   if (raw === undefined || raw === '') return 0;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
+  // Digits only for the header: Number() would also take "0x10", "1e3" and " 7".
+  if ((header !== undefined && !/^\d+$/.test(raw)) || !Number.isSafeInteger(n) || n < 0) {
     throw new AppError('VALIDATION_ERROR', 'Last-Event-ID / after must be a non-negative integer (an event seq)', { details: { value: raw } });
   }
   return n;
+}
+
+/**
+ * Where a stream of `task`'s events starts, or null when there is nothing left to send. A cursor
+ * past the last event is pulled back to it: following from beyond the log would skip every event to
+ * come, the terminal one included, and so never end. A finished task whose log the client has
+ * already read needs no stream at all.
+ */
+function startAfter(task: TaskRecord, after: number): number | null {
+  if (after < task.last_seq) return after;
+  return TERMINAL_TASK_STATUSES.has(task.status) ? null : task.last_seq;
 }
 
 /** Aborts when the client goes away. */
@@ -35,18 +48,20 @@ async function pump(
   app: App,
   request: FastifyRequest,
   reply: FastifyReply,
-  taskId: string,
+  task: TaskRecord,
   after: number,
   write: { event(e: TaskEvent): string | null; idle(): string | null },
 ): Promise<void> {
   const gone = clientGone(request, reply);
+  const from = startAfter(task, after);
   try {
-    for await (const item of followTask(app.store, app.bus, taskId, after, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
+    if (from === null) return;
+    for await (const item of followTask(app.store, app.bus, task.id, from, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
       const chunk = item.kind === 'event' ? write.event(item.event) : write.idle();
       if (chunk !== null && !reply.raw.write(chunk)) await waitDrain(reply, gone.signal);
     }
   } catch (err) {
-    request.log.warn({ err: String(err), task_id: taskId }, 'event stream ended with an error');
+    request.log.warn({ err: String(err), task_id: task.id }, 'event stream ended with an error');
   } finally {
     reply.raw.end();
   }
@@ -64,7 +79,7 @@ function waitDrain(reply: FastifyReply, signal: AbortSignal): Promise<void> {
   });
 }
 
-export async function streamSse(app: App, request: FastifyRequest, reply: FastifyReply, taskId: string, after: number): Promise<void> {
+export async function streamSse(app: App, request: FastifyRequest, reply: FastifyReply, task: TaskRecord, after: number): Promise<void> {
   reply.hijack();
   reply.raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -72,21 +87,21 @@ export async function streamSse(app: App, request: FastifyRequest, reply: Fastif
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  reply.raw.write(`retry: 2000\n: following task ${taskId} after seq ${after}\n\n`);
-  await pump(app, request, reply, taskId, after, { event: formatSse, idle: () => ': heartbeat\n\n' });
+  reply.raw.write(`retry: 2000\n: following task ${task.id} after seq ${after}\n\n`);
+  await pump(app, request, reply, task, after, { event: formatSse, idle: () => ': heartbeat\n\n' });
 }
 
 export async function streamNdjson(
   app: App,
   request: FastifyRequest,
   reply: FastifyReply,
-  taskId: string,
+  task: TaskRecord,
   after: number,
   map: (e: TaskEvent) => object | null = (e) => e,
 ): Promise<void> {
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-  await pump(app, request, reply, taskId, after, {
+  await pump(app, request, reply, task, after, {
     event: (e) => {
       const mapped = map(e);
       return mapped === e ? formatNdjson(e) : mapped ? `${JSON.stringify(mapped)}\n` : null;
@@ -96,12 +111,14 @@ export async function streamNdjson(
   });
 }
 
-export async function streamWebSocket(app: App, socket: WebSocket, taskId: string, after: number): Promise<void> {
+export async function streamWebSocket(app: App, socket: WebSocket, task: TaskRecord, after: number): Promise<void> {
   const gone = new AbortController();
   socket.on('close', () => gone.abort());
   socket.on('error', () => gone.abort());
+  const from = startAfter(task, after);
   try {
-    for await (const item of followTask(app.store, app.bus, taskId, after, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
+    if (from === null) return socket.close(1000, 'task finished');
+    for await (const item of followTask(app.store, app.bus, task.id, from, { idleMs: app.config.heartbeatMs, signal: gone.signal })) {
       if (socket.readyState !== socket.OPEN) break;
       if (item.kind === 'event') socket.send(JSON.stringify(item.event));
       else socket.ping();

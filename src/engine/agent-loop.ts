@@ -6,12 +6,12 @@
  * are not run again.
  */
 import { getAgent } from '../agents/index.js';
-import type { DecideRequest, Decision, DependencyOutput, Observation, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
+import type { DecideRequest, Decision, DependencyOutput, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
 import { PartialOutputBuffer } from './partial-output.js';
-import { runToolCalls } from './tool-calls.js';
+import { recordSafeStarts, runToolCalls } from './tool-calls.js';
 
 export interface AttemptRun {
   task: TaskRecord;
@@ -21,6 +21,8 @@ export interface AttemptRun {
   signal: AbortSignal;
   /** Tools this step may call: the agent's tools that the registry has. */
   allowedTools: ReadonlySet<string>;
+  /** The attempt ran before (in a process that stopped), so it may have a journal to replay. */
+  resumed: boolean;
 }
 
 export interface AttemptResult {
@@ -36,7 +38,7 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
     const journaled: JournalTurn | undefined = journal[turn];
     const decision = journaled?.decision ?? (await decide(ctx, run, { ...request, turn, history: [...history] }));
     if (decision.type === 'final') return { output: normaliseOutput(decision.output), iterations: turn + 1 };
-    const observations = journaled?.observations ?? (await observe(ctx, run, turn, decision));
+    const observations = journaled?.observations ?? (await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh'));
     history.push({ turn, decision, observations });
   }
   throw new AppError('MAX_ITERATIONS_EXCEEDED', `Step ${run.step.id} reached ${run.limits.maxIterations} turns without a final answer`, {
@@ -47,9 +49,10 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
 async function prepare(ctx: EngineContext, run: AttemptRun): Promise<{ journal: JournalTurn[]; request: Omit<DecideRequest, 'turn' | 'history'> }> {
   const agent = getAgent(run.step.agent);
   if (!agent) throw new AppError('UNKNOWN_AGENT', `Unknown agent "${run.step.agent}"`, { details: { agent: run.step.agent } });
+  // Each read only when it can find something: the hot path of a fresh step reads nothing.
   const [journal, steps, files] = await Promise.all([
-    ctx.store.listTurns(run.task.id, run.step.id, run.attempt),
-    ctx.store.listSteps(run.task.id),
+    run.resumed ? ctx.store.listTurns(run.task.id, run.step.id, run.attempt) : [],
+    run.step.depends_on.length > 0 ? ctx.store.listSteps(run.task.id) : [],
     Promise.all(run.task.files.map((id) => ctx.store.getFile(id, run.task.tenant_id))),
   ]);
   const task: TaskBrief = { id: run.task.id, input: run.task.input, files: files.filter((f) => f !== null), options: run.task.options };
@@ -88,7 +91,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   await commit(ctx, run.task.id, async (w) => {
     await partial.appendText(w, rest);
     await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
-    await w.updateStep(run.step.id, { iterations: request.turn + 1 });
+    if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
     if (result.usage) {
       await w.recordUsage({ ...result.usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
     }
@@ -105,12 +108,6 @@ function checkDecision(decision: Decision | undefined): Decision {
   throw new AppError('BRAIN_ERROR', 'The brain returned a decision that is neither tool calls nor a final output', {
     details: { decision: JSON.stringify(decision ?? null).slice(0, 500) },
   });
-}
-
-async function observe(ctx: EngineContext, run: AttemptRun, turn: number, decision: Extract<Decision, { type: 'tool_calls' }>): Promise<Observation[]> {
-  const observations = await runToolCalls(ctx, run, turn, decision.calls);
-  await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, run.attempt, turn, observations));
-  return observations;
 }
 
 function normaliseOutput(output: StepOutput): StepOutput {

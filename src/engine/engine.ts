@@ -5,10 +5,10 @@ import type { Job } from '../queue/types.js';
 import type { Consumer } from '../queue/types.js';
 import type { NewTask, TaskRecord } from '../store/types.js';
 import { commit, type EngineContext } from './context.js';
-import { cancelTask, endTask, startTask, submitTask, usageOf } from './lifecycle.js';
+import { cancelTask, startTask, submitTask } from './lifecycle.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { runPlanJob } from './planning.js';
-import { deadlineError, runStepJob } from './step-runner.js';
-import { taskLimits } from './context.js';
+import { failTaskForDeadline, runStepJob } from './step-runner.js';
 import { TaskSignals } from './task-signals.js';
 
 export type EngineDeps = Omit<EngineContext, 'workerId'> & { workerId?: string };
@@ -28,12 +28,14 @@ export interface WorkerOptions {
 export class Engine {
   readonly ctx: EngineContext;
   readonly #signals: TaskSignals;
+  readonly #leases: LeaseKeeper;
   #consumer: Consumer | undefined;
   #reconciler: NodeJS.Timeout | undefined;
 
   constructor(deps: EngineDeps) {
     this.ctx = { ...deps, workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` };
     this.#signals = new TaskSignals(deps.bus);
+    this.#leases = new LeaseKeeper(deps.store, this.ctx.workerId, deps.config.leaseMs, deps.logger);
   }
 
   /** Creates a task (queued at once unless `start` is false). Same idempotency key and body: same task. */
@@ -57,7 +59,7 @@ export class Engine {
   async handle(job: Job): Promise<void> {
     try {
       if (job.kind === 'plan') await runPlanJob(this.ctx, this.#signals, job.taskId);
-      else await runStepJob(this.ctx, this.#signals, job.taskId, job.stepId);
+      else await runStepJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId, job.stepId);
     } catch (err) {
       // Only infrastructure failures reach here (the store is down); the reconciler retries the job later.
       this.ctx.logger.error({ job, err: String(err) }, 'job failed; it will be picked up again');
@@ -95,7 +97,7 @@ export class Engine {
 
   async #jobsFor(task: TaskRecord): Promise<Job[] | null> {
     if (task.deadline_at && Date.parse(task.deadline_at) < Date.now()) {
-      await this.#failForDeadline(task);
+      await failTaskForDeadline(this.ctx, task);
       return null;
     }
     if (task.status === 'pending' || task.status === 'planning') return [{ kind: 'plan', taskId: task.id }];
@@ -112,14 +114,6 @@ export class Engine {
     });
   }
 
-  async #failForDeadline(task: TaskRecord): Promise<void> {
-    const usage = await usageOf(this.ctx, task.id);
-    await commit(this.ctx, task.id, async (w) => {
-      if (w.task.status === 'completed' || w.task.status === 'failed' || w.task.status === 'cancelled') return;
-      await endTask(w, { kind: 'failed', error: deadlineError(taskLimits(task, this.ctx.config)).toInfo() }, usage);
-    });
-  }
-
   /** Stops taking work, lets running jobs finish for up to `graceMs`, then aborts the rest. */
   async stop(graceMs = 5_000): Promise<void> {
     clearInterval(this.#reconciler);
@@ -132,5 +126,7 @@ export class Engine {
       this.#signals.abortAll(new AppError('NOT_READY', 'worker shutting down'));
       await consumer.stop(1_000);
     }
+    // Hand back what this worker still held, so other workers take it over at once.
+    await this.ctx.store.releaseLeases(this.ctx.workerId).catch(() => undefined);
   }
 }

@@ -30,14 +30,13 @@ export async function startTask(ctx: EngineContext, task: TaskRecord): Promise<T
 
 /** Cancels an unfinished task: its unfinished steps end with step_failed (CANCELLED), then task_cancelled. */
 export async function cancelTask(ctx: EngineContext, taskId: string, reason: string): Promise<TaskRecord> {
-  const usage = await usageOf(ctx, taskId);
   return commit(ctx, taskId, async (w) => {
     if (TERMINAL_TASK_STATUSES.has(w.task.status)) {
       throw new AppError('TASK_NOT_CANCELLABLE', `Task ${taskId} is already ${w.task.status}`, {
         details: { task_id: taskId, status: w.task.status },
       });
     }
-    await endTask(w, { kind: 'cancelled', reason }, usage);
+    await endTask(w, { kind: 'cancelled', reason });
     return w.task;
   });
 }
@@ -51,7 +50,7 @@ export type TaskEnding =
  * failed step with DEPENDENCY_FAILED, the others with the task's reason), then the terminal event.
  * Outputs already produced stay.
  */
-export async function endTask(w: TaskWriter, ending: TaskEnding, usage: Usage): Promise<void> {
+export async function endTask(w: TaskWriter, ending: TaskEnding): Promise<void> {
   const steps = await w.listSteps();
   const dependents = ending.kind === 'failed' && ending.failedStepId ? dependentsOf(steps, ending.failedStepId) : new Set<string>();
   for (const step of steps) {
@@ -63,6 +62,7 @@ export async function endTask(w: TaskWriter, ending: TaskEnding, usage: Usage): 
   }
   const now = new Date().toISOString();
   const duration_ms = sinceMs(w.task.started_at ?? w.task.created_at) ?? 0;
+  const usage = usageTotals(await w.usage());
   if (ending.kind === 'cancelled') {
     await w.updateTask({ status: 'cancelled', completed_at: now, error: { code: 'CANCELLED', message: ending.reason } });
     await w.append({ type: 'task_cancelled', data: { reason: ending.reason, duration_ms, usage } });
@@ -89,13 +89,13 @@ function stepEndingError(step: StepRecord, ending: TaskEnding, dependents: Set<s
  * After a step completed: completes the task when every step has, else promotes the steps that may
  * start now. Returns the ids of promoted steps, for dispatch after commit.
  */
-export async function advanceTask(w: TaskWriter, maxParallel: number, usage: Usage): Promise<string[]> {
+export async function advanceTask(w: TaskWriter, maxParallel: number): Promise<string[]> {
   const steps = await w.listSteps();
   if (steps.every((s) => s.status === 'completed')) {
     const final_output = finalOutput(steps);
     await w.updateTask({ status: 'completed', final_output, completed_at: new Date().toISOString() });
     const duration_ms = sinceMs(w.task.started_at ?? w.task.created_at) ?? 0;
-    await w.append({ type: 'task_completed', data: { final_output, duration_ms, usage } });
+    await w.append({ type: 'task_completed', data: { final_output, duration_ms, usage: usageTotals(await w.usage()) } });
     return [];
   }
   return promoteSteps(w, steps, maxParallel);
@@ -108,11 +108,7 @@ export async function promoteSteps(w: TaskWriter, steps: StepRecord[], maxParall
   return promote.map((s) => s.id);
 }
 
-/** The task's usage so far. Call it before a transaction, never inside one. */
-export async function usageOf(ctx: EngineContext, taskId: string): Promise<Usage> {
-  return usageTotals(await ctx.store.taskUsage(taskId));
-}
-
+/** The usage fields events carry, from a task's or step's running totals. */
 export function usageTotals(u: Usage | undefined): Usage {
   return u
     ? { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cached_tokens: u.cached_tokens, cost_usd: u.cost_usd }

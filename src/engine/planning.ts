@@ -8,14 +8,17 @@ import type { BrainResult, PlannedStep, PlanProposal, TaskBrief } from '../brain
 import { AppError, toAppError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
 import { commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
-import { endTask, promoteSteps, usageOf } from './lifecycle.js';
+import { endTask, promoteSteps } from './lifecycle.js';
 import { validatePlan } from './plan-validation.js';
 import { backoffDelay, sleep } from './retry.js';
 import { deadlineError } from './step-runner.js';
 import type { TaskSignals } from './task-signals.js';
 
 export async function runPlanJob(ctx: EngineContext, signals: TaskSignals, taskId: string): Promise<void> {
-  const task = await beginPlanning(ctx, taskId);
+  const task = await beginPlanning(ctx, taskId).catch((err: unknown) => {
+    if (err instanceof AppError && err.code === 'TASK_NOT_FOUND') return null;
+    throw err;
+  });
   if (!task) return;
   const limits = taskLimits(task, ctx.config);
   const remaining = Date.parse(task.deadline_at!) - Date.now();
@@ -39,8 +42,6 @@ export async function runPlanJob(ctx: EngineContext, signals: TaskSignals, taskI
 
 /** pending → planning, with planning_started; returns null when the task is not waiting to be planned. */
 async function beginPlanning(ctx: EngineContext, taskId: string): Promise<TaskRecord | null> {
-  const found = await ctx.store.getTask(taskId);
-  if (!found || !found.queued_at || (found.status !== 'pending' && found.status !== 'planning')) return null;
   return commit(ctx, taskId, async (w) => {
     const t = w.task;
     if (!t.queued_at || (t.status !== 'pending' && t.status !== 'planning') || t.plan_version > 0) return null;
@@ -91,9 +92,8 @@ async function storePlan(ctx: EngineContext, task: TaskRecord, proposal: BrainRe
 
 async function failPlanning(ctx: EngineContext, taskId: string, error: AppError): Promise<void> {
   ctx.logger.error({ task_id: taskId, code: error.code, err: error.message }, 'planning failed');
-  const usage = await usageOf(ctx, taskId);
   await commit(ctx, taskId, async (w) => {
     if (w.task.status !== 'planning') return;
-    await endTask(w, { kind: 'failed', error: error.toInfo() }, usage);
+    await endTask(w, { kind: 'failed', error: error.toInfo() });
   });
 }

@@ -1,37 +1,61 @@
 /**
- * Runs one step under a lease: claims it, keeps the lease alive with heartbeats, runs attempts of
- * the agent loop with retries (exponential backoff, full jitter), and commits the outcome. Every
- * write is guarded by "still running and still ours", so a worker that lost its lease (or a step
- * cancelled meanwhile) changes nothing.
+ * Runs one step under a lease: claims it (one write that also records attempt 1 and step_started),
+ * keeps the lease alive through the LeaseKeeper, runs attempts of the agent loop with retries
+ * (exponential backoff, full jitter), and commits the outcome. Every write is guarded by "still
+ * running and still ours", so a worker that lost its lease (or a step cancelled meanwhile) changes nothing.
  */
 import { getAgent } from '../agents/index.js';
+import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { StepRecord, TaskRecord } from '../store/types.js';
 import { runAttempt } from './agent-loop.js';
 import { commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
-import { advanceTask, endTask, sinceMs, usageOf, usageTotals } from './lifecycle.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+import { advanceTask, endTask, sinceMs, usageTotals } from './lifecycle.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { TaskSignals } from './task-signals.js';
 
-export async function runStepJob(ctx: EngineContext, signals: TaskSignals, taskId: string, stepId: string): Promise<void> {
-  const task = await ctx.store.getTask(taskId);
-  if (!task || task.status !== 'running') return;
-  const claimed = await ctx.store.claimStep(taskId, stepId, ctx.workerId, ctx.config.leaseMs);
+export interface StepJobDeps {
+  signals: TaskSignals;
+  leases: LeaseKeeper;
+}
+
+export async function runStepJob(ctx: EngineContext, deps: StepJobDeps, taskId: string, stepId: string): Promise<void> {
+  const claimed = await claim(ctx, taskId, stepId);
   if (!claimed) return;
+  const { task, step, fresh } = claimed;
   const limits = taskLimits(task, ctx.config);
   const remaining = task.deadline_at ? Date.parse(task.deadline_at) - Date.now() : limits.timeoutMs;
   if (remaining <= 0) return failTaskForDeadline(ctx, task);
-  const taskSignal = await signals.acquire(taskId);
+  const lease = deps.leases.track(taskId, stepId);
+  const taskSignal = await deps.signals.acquire(taskId);
   const local = new AbortController();
   const deadline = setTimeout(() => local.abort(deadlineError(limits)), remaining);
-  const heartbeat = startHeartbeat(ctx, claimed, local);
   try {
-    const signal = AbortSignal.any([taskSignal.signal, local.signal]);
-    await runAttempts(ctx, { task, step: claimed, limits, signal });
+    const signal = AbortSignal.any([taskSignal.signal, lease.signal, local.signal]);
+    await runAttempts(ctx, { task, step, limits, signal }, !fresh);
   } finally {
     clearTimeout(deadline);
-    clearInterval(heartbeat);
+    lease.release();
     taskSignal.release();
+  }
+}
+
+/** Takes the step's lease; a first claim also starts attempt 1 with step_started. Null when not ours to run. */
+async function claim(ctx: EngineContext, taskId: string, stepId: string): Promise<{ task: TaskRecord; step: StepRecord; fresh: boolean } | null> {
+  try {
+    return await commit(ctx, taskId, async (w) => {
+      if (w.task.status !== 'running') return null;
+      const step = await w.claimStep(stepId, ctx.workerId, ctx.config.leaseMs);
+      if (!step) return null;
+      if (step.attempt > 0) return { task: w.task, step, fresh: false };
+      await w.updateStep(stepId, { attempt: 1 });
+      await w.append({ type: 'step_started', step_id: stepId, data: { attempt: 1, agent: step.agent, title: step.title, description: step.instruction } });
+      return { task: w.task, step: { ...step, attempt: 1 }, fresh: true };
+    });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'TASK_NOT_FOUND') return null;
+    throw err;
   }
 }
 
@@ -42,14 +66,14 @@ interface StepRun {
   signal: AbortSignal;
 }
 
-async function runAttempts(ctx: EngineContext, run: StepRun): Promise<void> {
-  let attempt = run.step.attempt === 0 ? await announceStart(ctx, run) : run.step.attempt;
-  if (attempt === 0) return;
+/** `resumed`: the step ran before in another process, so its current attempt may have a journal to replay. */
+async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): Promise<void> {
+  let attempt = run.step.attempt;
   // A step may use its agent's tools and the tools its plan gave it, where the registry has them.
   const allowedTools = new Set([...(getAgent(run.step.agent)?.tools ?? []), ...run.step.tools].filter((t) => ctx.tools.has(t)));
   for (;;) {
     try {
-      const result = await runAttempt(ctx, { ...run, attempt, allowedTools });
+      const result = await runAttempt(ctx, { ...run, attempt, allowedTools, resumed });
       return await completeStep(ctx, run, attempt, result.output, result.iterations);
     } catch (err) {
       if (run.signal.aborted) return handleAbort(ctx, run, run.signal.reason);
@@ -63,21 +87,9 @@ async function runAttempts(ctx: EngineContext, run: StepRun): Promise<void> {
         return handleAbort(ctx, run, abort);
       }
       attempt = next.attempt;
+      resumed = false;
     }
   }
-}
-
-/** Records attempt 1 and step_started; returns 0 when the step is no longer ours. */
-async function announceStart(ctx: EngineContext, run: StepRun): Promise<number> {
-  return commit(ctx, run.task.id, async (w) => {
-    if (!(await w.updateStep(run.step.id, { attempt: 1 }, { status: ['running'], owner: ctx.workerId }))) return 0;
-    await w.append({
-      type: 'step_started',
-      step_id: run.step.id,
-      data: { attempt: 1, agent: run.step.agent, title: run.step.title, description: run.step.instruction },
-    });
-    return 1;
-  });
 }
 
 async function announceRetry(ctx: EngineContext, run: StepRun, attempt: number, error: AppError): Promise<{ attempt: number; delay: number } | 0> {
@@ -95,11 +107,7 @@ async function announceRetry(ctx: EngineContext, run: StepRun, attempt: number, 
   return ok ? { attempt: attempt + 1, delay } : 0;
 }
 
-async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, output: StepRecord['output'], iterations: number): Promise<void> {
-  // Read before the transaction: a query beside an open transaction would wait on it (PGlite has one connection).
-  const summary = await ctx.store.taskUsage(run.task.id);
-  const usage = usageTotals(summary);
-  const stepUsage = summary.by_step[run.step.id];
+async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, output: StepOutput, iterations: number): Promise<void> {
   const promoted = await commit(ctx, run.task.id, async (w) => {
     const done = await w.updateStep(
       run.step.id,
@@ -110,21 +118,15 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, o
     await w.append({
       type: 'step_completed',
       step_id: run.step.id,
-      data: {
-        attempt,
-        output: output?.text ?? '',
-        duration_ms: sinceMs(run.step.started_at) ?? 0,
-        usage: usageTotals(stepUsage),
-      },
+      data: { attempt, output: output.text, duration_ms: sinceMs(run.step.started_at) ?? 0, usage: usageTotals(await w.usage(run.step.id)) },
     });
-    return advanceTask(w, run.limits.maxParallelSteps, usage);
+    return advanceTask(w, run.limits.maxParallelSteps);
   });
   await ctx.queue.enqueue(promoted.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
 }
 
 /** A step failed for good: it fails, its dependents fail, and the task fails with its error and code. */
 async function failStep(ctx: EngineContext, run: StepRun, attempt: number, error: AppError): Promise<void> {
-  const usage = await usageOf(ctx, run.task.id);
   const info = error.toInfo();
   ctx.logger.error({ task_id: run.task.id, step_id: run.step.id, attempt, code: error.code, err: error.message }, 'step failed');
   await commit(ctx, run.task.id, async (w) => {
@@ -140,7 +142,7 @@ async function failStep(ctx: EngineContext, run: StepRun, attempt: number, error
       message: `Step ${run.step.id} (${run.step.agent}) failed: ${info.message}`,
       details: { ...info.details, step_id: run.step.id, attempt },
     };
-    await endTask(w, { kind: 'failed', error: taskError, failedStepId: run.step.id }, usage);
+    await endTask(w, { kind: 'failed', error: taskError, failedStepId: run.step.id });
   });
 }
 
@@ -149,11 +151,10 @@ async function handleAbort(ctx: EngineContext, run: StepRun, reason: unknown): P
   if (reason instanceof AppError && reason.code === 'DEADLINE_EXCEEDED') await failTaskForDeadline(ctx, run.task, reason);
 }
 
-async function failTaskForDeadline(ctx: EngineContext, task: TaskRecord, error = deadlineError(taskLimits(task, ctx.config))): Promise<void> {
-  const usage = await usageOf(ctx, task.id);
+export async function failTaskForDeadline(ctx: EngineContext, task: TaskRecord, error = deadlineError(taskLimits(task, ctx.config))): Promise<void> {
   await commit(ctx, task.id, async (w) => {
     if (w.task.status !== 'running' && w.task.status !== 'planning') return;
-    await endTask(w, { kind: 'failed', error: error.toInfo() }, usage);
+    await endTask(w, { kind: 'failed', error: error.toInfo() });
   });
 }
 
@@ -161,19 +162,4 @@ export function deadlineError(limits: TaskLimits): AppError {
   return new AppError('DEADLINE_EXCEEDED', `The task did not finish within its deadline of ${limits.timeoutMs} ms`, {
     details: { timeout_ms: limits.timeoutMs },
   });
-}
-
-/** Renews the lease every third of its length; if it was lost, aborts the local run. */
-function startHeartbeat(ctx: EngineContext, step: StepRecord, local: AbortController): NodeJS.Timeout {
-  const every = Math.max(100, Math.floor(ctx.config.leaseMs / 3));
-  const timer = setInterval(() => {
-    ctx.store
-      .renewStepLease(step.task_id, step.id, ctx.workerId, ctx.config.leaseMs)
-      .then((held) => {
-        if (!held) local.abort(new AppError('NOT_READY', `Lease on step ${step.id} was lost`));
-      })
-      .catch((err: unknown) => ctx.logger.warn({ task_id: step.task_id, step_id: step.id, err: String(err) }, 'lease renewal failed'));
-  }, every);
-  timer.unref();
-  return timer;
 }

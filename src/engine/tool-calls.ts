@@ -1,121 +1,163 @@
 /**
  * Runs one turn's tool calls through the tool-call ledger. Each call has an idempotency key derived
  * from (task, step, attempt, turn, call index) and is recorded as started, then as finished with its
- * result, each record committed with its event. On resume, a finished call returns its recorded
- * result; a started-but-unfinished call runs again only when the tool is read-only or idempotent.
+ * result, each record committed with its event. Read-only and idempotent calls are recorded as
+ * started together with the decision that makes them; a side-effecting call gets its own "started"
+ * record right before it runs. On resume, a finished call returns its recorded result; a call
+ * recorded as started but not finished runs again with the same key only when the tool is
+ * read-only or idempotent, never when it has side effects.
  */
 import type { Observation, ToolCallRequest } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
-import type { LedgerEntry } from '../store/types.js';
+import type { LedgerEntry, TaskWriter } from '../store/types.js';
 import type { FileAccess, ToolContext, ToolEffect } from '../tools/types.js';
-import { commit, type EngineContext } from './context.js';
 import type { AttemptRun } from './agent-loop.js';
+import { commit, type EngineContext } from './context.js';
 
 export function idempotencyKey(run: AttemptRun, turn: number, index: number): string {
   return `${run.task.id}:${run.step.id}:${run.attempt}:${turn}:${index}`;
 }
 
-/** Runs the calls, in parallel when all are read-only, else in order. Tool errors become observations. */
-export async function runToolCalls(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<Observation[]> {
-  const ledger = await ledgerOfTurn(ctx, run, turn, calls.length);
-  const one = (call: ToolCallRequest, i: number) => runOne(ctx, run, turn, i, call, ledger[i] ?? null);
-  const parallel = calls.every((c) => effectOf(ctx, c.tool) === 'read_only');
-  if (parallel) return Promise.all(calls.map(one));
-  const out: Observation[] = [];
-  for (let i = 0; i < calls.length; i++) out.push(await one(calls[i]!, i));
-  return out;
+export function callId(run: AttemptRun, turn: number, index: number): string {
+  return `${run.step.id}.${run.attempt}.${turn}.${index}`;
 }
 
-async function ledgerOfTurn(ctx: EngineContext, run: AttemptRun, turn: number, n: number): Promise<Array<LedgerEntry | null>> {
-  return Promise.all(Array.from({ length: n }, (_, i) => ctx.store.getToolCall(idempotencyKey(run, turn, i))));
-}
-
-function effectOf(ctx: EngineContext, tool: string): ToolEffect {
+export function effectOf(ctx: EngineContext, tool: string): ToolEffect {
   return ctx.tools.has(tool) ? ctx.tools.get(tool).effect : 'side_effect';
 }
 
-async function runOne(
-  ctx: EngineContext,
-  run: AttemptRun,
-  turn: number,
-  index: number,
-  call: ToolCallRequest,
-  recorded: LedgerEntry | null,
-): Promise<Observation> {
-  const key = idempotencyKey(run, turn, index);
-  const call_id = `${run.step.id}.${run.attempt}.${turn}.${index}`;
-  const base = { call_id, tool: call.tool, args: call.args };
-  if (recorded && recorded.status !== 'started') {
-    return recorded.status === 'completed' ? { ...base, ok: true, result: recorded.result } : { ...base, ok: false, error: recorded.error! };
-  }
-  const refusal = refuse(run, call.tool);
-  if (refusal) return { ...base, ok: false, error: refusal.toInfo() };
-  const effect = effectOf(ctx, call.tool);
-  if (recorded && effect === 'side_effect') {
-    // The call may or may not have acted on the world; running it again could do it twice.
-    throw new AppError('SIDE_EFFECT_UNCERTAIN', `${call.tool} was interrupted after it started; it has side effects, so it is not run again`, {
-      details: { tool: call.tool, idempotency_key: key, started_at: recorded.started_at },
-    });
-  }
-  if (!recorded) await recordStart(ctx, run, turn, index, call, effect, key, call_id);
-  return execute(ctx, run, call, key, base);
-}
-
 /** A call the step may not make: unknown tool, or one the agent is not allowed. */
-function refuse(run: AttemptRun, tool: string): AppError | null {
+export function refusal(run: AttemptRun, tool: string): AppError | null {
   if (run.allowedTools.has(tool)) return null;
   return new AppError('TOOL_NOT_ALLOWED', `Tool "${tool}" is not available to the ${run.step.agent} agent in this step`, {
     details: { tool, allowed: [...run.allowedTools] },
   });
 }
 
-async function recordStart(
+/**
+ * Records, inside the decision's transaction, the start of the calls that may safely be run again
+ * (read-only and idempotent ones), with their tool_call_started events.
+ */
+export async function recordSafeStarts(ctx: EngineContext, w: TaskWriter, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<void> {
+  for (const [index, call] of calls.entries()) {
+    const effect = effectOf(ctx, call.tool);
+    if (refusal(run, call.tool) || effect === 'side_effect') continue;
+    await recordStart(w, run, turn, index, call, effect);
+  }
+}
+
+async function recordStart(w: TaskWriter, run: AttemptRun, turn: number, index: number, call: ToolCallRequest, effect: ToolEffect): Promise<void> {
+  const key = idempotencyKey(run, turn, index);
+  await w.startToolCall({
+    idempotency_key: key,
+    task_id: run.task.id,
+    step_id: run.step.id,
+    attempt: run.attempt,
+    turn,
+    call_index: index,
+    tool: call.tool,
+    effect,
+    args: call.args ?? null,
+  });
+  await w.append({
+    type: 'tool_call_started',
+    step_id: run.step.id,
+    data: { call_id: callId(run, turn, index), tool: call.tool, args: call.args ?? null, attempt: run.attempt, turn, idempotency_key: key },
+  });
+}
+
+interface CallPlan {
+  call: ToolCallRequest;
+  index: number;
+  effect: ToolEffect;
+  /** What the ledger holds for this call: 'started' for fresh safe calls, the stored entry on resume. */
+  recorded: LedgerEntry | 'started' | null;
+}
+
+/**
+ * Runs the turn's calls (in parallel when all are read-only, else in order), records each result,
+ * and journals the turn's observations with the last result. Tool errors become observations.
+ */
+export async function runToolCalls(
   ctx: EngineContext,
   run: AttemptRun,
   turn: number,
-  index: number,
-  call: ToolCallRequest,
-  effect: ToolEffect,
-  key: string,
-  call_id: string,
-): Promise<void> {
-  await commit(ctx, run.task.id, async (w) => {
-    await w.startToolCall({
-      idempotency_key: key,
-      task_id: run.task.id,
-      step_id: run.step.id,
-      attempt: run.attempt,
-      turn,
-      call_index: index,
-      tool: call.tool,
-      effect,
-      args: call.args ?? null,
-    });
-    await w.append({
-      type: 'tool_call_started',
-      step_id: run.step.id,
-      data: { call_id, tool: call.tool, args: call.args ?? null, attempt: run.attempt, turn, idempotency_key: key },
-    });
-  });
+  calls: ToolCallRequest[],
+  mode: 'fresh' | 'resume',
+): Promise<Observation[]> {
+  const plans = await planCalls(ctx, run, turn, calls, mode);
+  const observations: Observation[] = new Array(calls.length);
+  const toRun = plans.filter((p) => !settled(run, turn, p, observations));
+  const finishing = { remaining: toRun.length };
+  const one = async (p: CallPlan) => {
+    observations[p.index] = await execute(ctx, run, turn, p, observations, finishing);
+  };
+  if (toRun.every((p) => p.effect === 'read_only')) await Promise.all(toRun.map(one));
+  else for (const p of toRun) await one(p);
+  if (toRun.length === 0) await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, run.attempt, turn, observations));
+  return observations;
+}
+
+async function planCalls(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[], mode: 'fresh' | 'resume'): Promise<CallPlan[]> {
+  return Promise.all(
+    calls.map(async (call, index) => {
+      const effect = effectOf(ctx, call.tool);
+      const recorded =
+        mode === 'resume' ? await ctx.store.getToolCall(idempotencyKey(run, turn, index)) : effect === 'side_effect' ? null : 'started';
+      return { call, index, effect, recorded };
+    }),
+  );
+}
+
+/** Fills in the observation of a call that needs no run (refused or already finished); true if so. */
+function settled(run: AttemptRun, turn: number, p: CallPlan, observations: Observation[]): boolean {
+  const base = { call_id: callId(run, turn, p.index), tool: p.call.tool, args: p.call.args };
+  const refused = refusal(run, p.call.tool);
+  if (refused) {
+    observations[p.index] = { ...base, ok: false, error: refused.toInfo() };
+    return true;
+  }
+  const r = p.recorded;
+  if (r && r !== 'started' && r.status !== 'started') {
+    observations[p.index] = r.status === 'completed' ? { ...base, ok: true, result: r.result } : { ...base, ok: false, error: r.error! };
+    return true;
+  }
+  return false;
 }
 
 async function execute(
   ctx: EngineContext,
   run: AttemptRun,
-  call: ToolCallRequest,
-  key: string,
-  base: { call_id: string; tool: string; args: unknown },
+  turn: number,
+  p: CallPlan,
+  observations: Observation[],
+  finishing: { remaining: number },
 ): Promise<Observation> {
+  const key = idempotencyKey(run, turn, p.index);
+  if (p.effect === 'side_effect') {
+    if (p.recorded) {
+      // It may or may not have acted on the world; running it again could do it twice.
+      throw new AppError('SIDE_EFFECT_UNCERTAIN', `${p.call.tool} was interrupted after it started; it has side effects, so it is not run again`, {
+        details: { tool: p.call.tool, idempotency_key: key },
+      });
+    }
+    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect));
+  } else if (!p.recorded) {
+    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect));
+  }
+  const base = { call_id: callId(run, turn, p.index), tool: p.call.tool, args: p.call.args };
   const started = performance.now();
   let observation: Observation;
   try {
-    const result = await ctx.tools.invoke(call.tool, call.args, toolContext(ctx, run, key));
+    const result = await ctx.tools.invoke(p.call.tool, p.call.args, toolContext(ctx, run, key));
     observation = { ...base, ok: true, result };
   } catch (err) {
     if (run.signal.aborted) throw run.signal.reason;
     observation = { ...base, ok: false, error: toAppError(err, 'TOOL_FAILED').toInfo() };
   }
   const duration_ms = Math.round(performance.now() - started);
+  observations[p.index] = observation;
+  const last = --finishing.remaining === 0;
   await commit(ctx, run.task.id, async (w) => {
     await w.finishToolCall(key, { ok: observation.ok, result: observation.result, error: observation.error, duration_ms });
     await w.append({
@@ -123,12 +165,13 @@ async function execute(
       step_id: run.step.id,
       data: {
         call_id: base.call_id,
-        tool: call.tool,
+        tool: p.call.tool,
         ok: observation.ok,
         duration_ms,
         ...(observation.ok ? { result: observation.result } : { error: observation.error }),
       },
     });
+    if (last) await w.completeTurn(run.step.id, run.attempt, turn, observations);
   });
   return observation;
 }

@@ -38,6 +38,8 @@ export async function* followTask(
   options.signal?.addEventListener('abort', onAbort);
   let cursor = after;
   try {
+    // Resuming right after the terminal event: nothing more will come.
+    if (after > 0 && (await log.listEvents(taskId, after - 1, 1)).some(isTerminalEvent)) return;
     const caughtUp = yield* readLog(log, taskId, () => cursor, (seq) => (cursor = seq));
     if (caughtUp) return;
     while (!options.signal?.aborted) {

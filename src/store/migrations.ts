@@ -24,10 +24,10 @@ CREATE TABLE tasks (
   error            jsonb,
   plan_version     integer NOT NULL DEFAULT 0,
   brain            text,
-  last_seq         integer NOT NULL DEFAULT 0,
   idempotency_key  text,
   request_hash     text,
-  created_at       timestamptz NOT NULL DEFAULT now(),
+  -- Millisecond precision, like the cursors that page through it.
+  created_at       timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
   updated_at       timestamptz NOT NULL DEFAULT now(),
   queued_at        timestamptz,
   started_at       timestamptz,
@@ -75,6 +75,7 @@ CREATE TABLE steps (
   lease_expires_at timestamptz,
   PRIMARY KEY (task_id, id)
 );
+CREATE INDEX steps_lease_owner ON steps (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX steps_runnable ON steps (status, lease_expires_at) WHERE status IN ('ready', 'running');
 
 CREATE TABLE turns (
@@ -133,7 +134,7 @@ CREATE TABLE usage (
   cost_usd      double precision NOT NULL DEFAULT 0,
   created_at    timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX usage_task ON usage (task_id);
+CREATE INDEX usage_task ON usage (task_id, step_id);
 
 CREATE TABLE documents (
   id         text PRIMARY KEY,
@@ -142,7 +143,7 @@ CREATE TABLE documents (
   content    text NOT NULL,
   metadata   jsonb NOT NULL DEFAULT '{}',
   chunks     integer NOT NULL DEFAULT 0,
-  created_at timestamptz NOT NULL DEFAULT now()
+  created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
 );
 CREATE INDEX documents_list ON documents (tenant_id, created_at DESC, id DESC);
 
@@ -164,7 +165,7 @@ CREATE TABLE files (
   size         integer NOT NULL,
   sha256       text NOT NULL,
   data         bytea NOT NULL,
-  created_at   timestamptz NOT NULL DEFAULT now()
+  created_at   timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
 );
 `,
   },

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Decision, Observation, PlannedStep } from '../brains/types.js';
-import { AppError, type ErrorInfo } from '../errors.js';
-import type { NewEvent, TaskEvent } from '../events/types.js';
+import type { Decision, Observation } from '../brains/types.js';
+import { AppError } from '../errors.js';
+import type { TaskEvent } from '../events/types.js';
 import type { DocumentIndex, Passage, StoredFile } from '../tools/types.js';
-import type { Database, Queryable, Row } from './database.js';
+import type { Database, Row } from './database.js';
 import { chunkText } from './chunk.js';
-import { GroupCommitter } from './group-commit.js';
+import { BatchCommitter } from './batch.js';
+import { TASK_SELECT, toDocument, toEvent, toFile, toLedger, toPlan, toStep, toTask } from './rows.js';
 import type {
   DocumentRecord,
   JournalTurn,
@@ -13,74 +14,42 @@ import type {
   NewTask,
   Page,
   PlanRecord,
-  StepPatch,
   StepRecord,
-  StepStatus,
   Store,
-  TaskPatch,
   TaskRecord,
   TaskStatus,
   TaskUsageSummary,
   TaskWriteResult,
   TaskWriter,
-  UsageRecord,
 } from './types.js';
 
 const UNFINISHED: TaskStatus[] = ['pending', 'planning', 'running', 'awaiting_approval'];
 
 /** The store over SQL: the same statements on PGlite and PostgreSQL. */
 export class SqlStore implements Store {
-  readonly #writes: GroupCommitter;
+  readonly #writes: BatchCommitter;
 
-  constructor(readonly db: Database) {
+  /** `exclusive`: this process is the database's only user (the embedded shape). */
+  constructor(
+    readonly db: Database,
+    options: { exclusive?: boolean } = {},
+  ) {
     // PGlite has one connection; PostgreSQL commits batches on a few connections at once.
-    this.#writes = new GroupCommitter(db, { concurrency: db.engine === 'pglite' ? 1 : 4 });
+    this.#writes = new BatchCommitter(db, { concurrency: db.engine === 'pglite' ? 1 : 3, exclusive: options.exclusive });
   }
 
-  async createTask(t: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>> {
-    return this.#writes.submit(t.id, async (q) => {
-      const inserted = await q.query(
-        `INSERT INTO tasks (id, tenant_id, status, input, files, options, idempotency_key, request_hash, queued_at)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)
-         ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING *`,
-        [t.id, t.tenantId, t.input, json(t.files), json(t.options), t.idempotencyKey ?? null, t.requestHash ?? null, t.start],
-      );
-      if (inserted.length === 0) return { value: await this.#existingForKey(q, t), events: [] };
-      const writer = new SqlTaskWriter(q, toTask(inserted[0]!));
-      await writer.append({ type: 'task_created', data: { input: t.input, files: t.files, options: t.options } });
-      await writer.flush();
-      return { value: { task: writer.task, created: true }, events: writer.events };
-    });
+  createTask(t: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>> {
+    return this.#writes.create(t);
   }
 
-  async #existingForKey(q: Queryable, t: NewTask): Promise<{ task: TaskRecord; created: boolean }> {
-    const rows = await q.query('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [t.tenantId, t.idempotencyKey]);
-    const row = rows[0];
-    if (!row) throw new AppError('INTERNAL_ERROR', 'Idempotency key conflict without a stored task');
-    if (row.request_hash !== (t.requestHash ?? null)) {
-      throw new AppError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request', {
-        details: { task_id: row.id, idempotency_key: t.idempotencyKey },
-      });
-    }
-    return { task: toTask(row), created: false };
-  }
-
-  async write<T>(taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<TaskWriteResult<T>> {
-    return this.#writes.submit(taskId, async (q) => {
-      const rows = await q.query('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [taskId]);
-      if (!rows[0]) throw new AppError('TASK_NOT_FOUND', `No task ${taskId}`, { details: { task_id: taskId } });
-      const writer = new SqlTaskWriter(q, toTask(rows[0]));
-      const value = await fn(writer);
-      await writer.flush();
-      return { value, events: writer.events };
-    });
+  write<T>(taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<TaskWriteResult<T>> {
+    return this.#writes.write(taskId, fn);
   }
 
   async getTask(taskId: string, tenantId?: string): Promise<TaskRecord | null> {
     const rows = tenantId
-      ? await this.db.query('SELECT * FROM tasks WHERE id = $1 AND tenant_id = $2', [taskId, tenantId])
-      : await this.db.query('SELECT * FROM tasks WHERE id = $1', [taskId]);
+      ? await this.db.query(`SELECT ${TASK_SELECT} FROM tasks t WHERE id = $1 AND tenant_id = $2`, [taskId, tenantId])
+      : await this.db.query(`SELECT ${TASK_SELECT} FROM tasks t WHERE id = $1`, [taskId]);
     return rows[0] ? toTask(rows[0]) : null;
   }
 
@@ -93,10 +62,10 @@ export class SqlStore implements Store {
     }
     params.push(query.limit + 1);
     const rows = await this.db.query(
-      `SELECT * FROM tasks ${whereSql(where)} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      `SELECT ${TASK_SELECT}, ${CURSOR_TS} FROM tasks t ${whereSql(where)} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    return page(rows.map(toTask), query.limit);
+    return page(rows, query.limit, toTask);
   }
 
   async countTasks(query: { tenantId?: string; status?: TaskStatus[] }): Promise<number> {
@@ -107,7 +76,7 @@ export class SqlStore implements Store {
 
   async listUnfinishedTasks(limit: number): Promise<TaskRecord[]> {
     const rows = await this.db.query(
-      `SELECT * FROM tasks WHERE status = ANY($1::text[]) AND queued_at IS NOT NULL ORDER BY queued_at LIMIT $2`,
+      `SELECT ${TASK_SELECT} FROM tasks t WHERE status = ANY($1::text[]) AND queued_at IS NOT NULL ORDER BY queued_at LIMIT $2`,
       [UNFINISHED, limit],
     );
     return rows.map(toTask);
@@ -129,37 +98,37 @@ export class SqlStore implements Store {
   }
 
   async listSteps(taskId: string): Promise<StepRecord[]> {
-    const rows = await this.db.query('SELECT * FROM steps WHERE task_id = $1 ORDER BY plan_version, position', [taskId]);
+    const rows = await this.db.query('SELECT * FROM steps WHERE task_id = $1 ORDER BY plan_version, position', [
+      taskId,
+    ]);
     return rows.map(toStep);
   }
 
-  async claimStep(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null> {
-    const rows = await this.db.query(
-      `UPDATE steps SET status = 'running', lease_owner = $3,
-              lease_expires_at = now() + ($4::int * interval '1 millisecond'),
-              started_at = COALESCE(started_at, now())
-        WHERE task_id = $1 AND id = $2
-          AND (status = 'ready' OR (status = 'running'
-               AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < now())))
-        RETURNING *`,
-      [taskId, stepId, owner, leaseMs],
+  async renewLeases(owner: string, leaseMs: number): Promise<Set<string>> {
+    const rows = await this.db.query<{ task_id: string; id: string }>(
+      `UPDATE steps SET lease_expires_at = now() + ($2::int * interval '1 millisecond')
+        WHERE lease_owner = $1 AND status = 'running' RETURNING task_id, id`,
+      [owner, leaseMs],
     );
-    return rows[0] ? toStep(rows[0]) : null;
+    const held = new Set(rows.map((r) => `${r.task_id} ${r.id}`));
+    this.#writes.cache?.renewed(held, new Date(Date.now() + leaseMs).toISOString());
+    return held;
   }
 
-  async renewStepLease(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<boolean> {
+  async releaseLeases(owner: string): Promise<number> {
     const rows = await this.db.query(
-      `UPDATE steps SET lease_expires_at = now() + ($4::int * interval '1 millisecond')
-        WHERE task_id = $1 AND id = $2 AND status = 'running' AND lease_owner = $3 RETURNING id`,
-      [taskId, stepId, owner, leaseMs],
+      `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING id`,
+      [owner],
     );
-    return rows.length > 0;
+    this.#writes.cache?.clear();
+    return rows.length;
   }
 
   async releaseAllLeases(): Promise<number> {
     const rows = await this.db.query(
       `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL RETURNING id`,
     );
+    this.#writes.cache?.clear();
     return rows.length;
   }
 
@@ -252,11 +221,11 @@ export class SqlStore implements Store {
     }
     params.push(query.limit + 1);
     const rows = await this.db.query(
-      `SELECT id, tenant_id, title, metadata, chunks, length(content) AS size, created_at FROM documents
+      `SELECT id, tenant_id, title, metadata, chunks, length(content) AS size, created_at, ${CURSOR_TS} FROM documents
         WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    return page(rows.map(toDocument), query.limit);
+    return page(rows, query.limit, toDocument);
   }
 
   async getDocument(id: string, tenantId: string): Promise<(DocumentRecord & { content: string }) | null> {
@@ -340,11 +309,11 @@ export class SqlStore implements Store {
     }
     params.push(query.limit + 1);
     const rows = await this.db.query(
-      `SELECT id, name, content_type, size, sha256, created_at FROM files WHERE ${where}
+      `SELECT id, name, content_type, size, sha256, created_at, ${CURSOR_TS} FROM files WHERE ${where}
         ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    return page(rows.map(toFile), query.limit);
+    return page(rows, query.limit, toFile);
   }
 
   async ping(): Promise<boolean> {
@@ -359,277 +328,6 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     await this.db.close();
   }
-}
-
-/** Buffers a transaction's events and task changes, writing them in as few statements as it can. */
-class SqlTaskWriter implements TaskWriter {
-  readonly events: TaskEvent[] = [];
-  #task: TaskRecord;
-  #pendingEvents: TaskEvent[] = [];
-
-  constructor(
-    private readonly q: Queryable,
-    task: TaskRecord,
-  ) {
-    this.#task = task;
-  }
-
-  get task(): TaskRecord {
-    return this.#task;
-  }
-
-  async updateTask(patch: TaskPatch): Promise<void> {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return;
-    const sets = entries.map(([k], i) => `${k} = $${i + 2}`);
-    const values = entries.map(([k, v]) => (k === 'error' ? json(v) : v));
-    const rows = await this.q.query(
-      `UPDATE tasks SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
-      [this.#task.id, ...values],
-    );
-    // Keep the seq this transaction has handed out but not yet written.
-    this.#task = { ...toTask(rows[0]!), last_seq: this.#task.last_seq };
-  }
-
-  async insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void> {
-    await this.q.query('INSERT INTO plans (task_id, version, brain, rationale, steps) VALUES ($1, $2, $3, $4, $5)', [
-      this.#task.id,
-      version,
-      brain,
-      rationale,
-      json(steps),
-    ]);
-    await this.q.query(
-      `INSERT INTO steps (task_id, id, plan_version, position, agent, title, instruction, depends_on, tools,
-                          success_criteria, params, status, ready_at)
-       SELECT $1, s->>'id', $2, (ord - 1)::int, s->>'agent', s->>'title', s->>'instruction',
-              ARRAY(SELECT jsonb_array_elements_text(s->'depends_on')),
-              ARRAY(SELECT jsonb_array_elements_text(s->'tools')),
-              COALESCE(s->'success_criteria', '[]'), COALESCE(s->'params', '{}'),
-              'pending', NULL
-         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(s, ord)`,
-      [this.#task.id, version, json(steps)],
-    );
-  }
-
-  async listSteps(): Promise<StepRecord[]> {
-    const rows = await this.q.query('SELECT * FROM steps WHERE task_id = $1 ORDER BY plan_version, position', [this.#task.id]);
-    return rows.map(toStep);
-  }
-
-  async updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean> {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-    const sets = entries.map(([k], i) => `${k} = $${i + 3}`);
-    const values = entries.map(([k, v]) => (k === 'error' || k === 'output' ? json(v) : v));
-    const params: unknown[] = [this.#task.id, stepId, ...values];
-    let guard = '';
-    if (onlyIf?.status) {
-      params.push(onlyIf.status);
-      guard = ` AND status = ANY($${params.length}::text[])`;
-    }
-    if (onlyIf?.owner) {
-      params.push(onlyIf.owner);
-      guard += ` AND lease_owner = $${params.length}`;
-    }
-    const rows = await this.q.query(
-      `UPDATE steps SET ${sets.length > 0 ? sets.join(', ') : 'status = status'} WHERE task_id = $1 AND id = $2${guard} RETURNING id`,
-      params,
-    );
-    return rows.length > 0;
-  }
-
-  async insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void> {
-    await this.q.query(
-      `INSERT INTO turns (task_id, step_id, attempt, turn, decision, observations, completed_at)
-       VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::boolean THEN '[]'::jsonb END, CASE WHEN $6::boolean THEN now() END)`,
-      [this.#task.id, stepId, attempt, turn, json(decision), decision.type === 'final'],
-    );
-  }
-
-  async completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void> {
-    await this.q.query(
-      `UPDATE turns SET observations = $5, completed_at = now() WHERE task_id = $1 AND step_id = $2 AND attempt = $3 AND turn = $4`,
-      [this.#task.id, stepId, attempt, turn, json(observations)],
-    );
-  }
-
-  async startToolCall(e: Omit<LedgerEntry, 'status' | 'result' | 'error' | 'started_at' | 'finished_at' | 'duration_ms'>): Promise<void> {
-    await this.q.query(
-      `INSERT INTO tool_calls (idempotency_key, task_id, step_id, attempt, turn, call_index, tool, effect, args, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'started')`,
-      [e.idempotency_key, e.task_id, e.step_id, e.attempt, e.turn, e.call_index, e.tool, e.effect, json(e.args)],
-    );
-  }
-
-  async finishToolCall(key: string, o: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void> {
-    await this.q.query(
-      `UPDATE tool_calls SET status = $2, result = $3, error = $4, finished_at = now(), duration_ms = $5 WHERE idempotency_key = $1`,
-      [key, o.ok ? 'completed' : 'failed', o.ok ? json(o.result ?? null) : null, o.error ? json(o.error) : null, o.duration_ms],
-    );
-  }
-
-  async recordUsage(u: UsageRecord): Promise<void> {
-    await this.q.query(
-      `INSERT INTO usage (task_id, step_id, attempt, turn, purpose, model, input_tokens, output_tokens, cached_tokens, cost_usd)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [this.#task.id, u.step_id ?? null, u.attempt ?? null, u.turn ?? null, u.purpose, u.model, u.input_tokens, u.output_tokens, u.cached_tokens, u.cost_usd],
-    );
-  }
-
-  async append(event: NewEvent): Promise<TaskEvent> {
-    const seq = this.#task.last_seq + 1;
-    this.#task = { ...this.#task, last_seq: seq };
-    const stored = {
-      seq,
-      type: event.type,
-      task_id: this.#task.id,
-      ...(event.step_id ? { step_id: event.step_id } : {}),
-      timestamp: new Date().toISOString(),
-      data: event.data,
-    } as TaskEvent;
-    this.#pendingEvents.push(stored);
-    this.events.push(stored);
-    return stored;
-  }
-
-  /** Writes the buffered events and the task's new last seq. */
-  async flush(): Promise<void> {
-    const events = this.#pendingEvents;
-    if (events.length === 0) return;
-    this.#pendingEvents = [];
-    await this.q.query(
-      `INSERT INTO events (task_id, seq, type, step_id, data, created_at)
-       SELECT $1, e.seq, e.type, e.step_id, e.data, e.ts
-         FROM jsonb_to_recordset($2::jsonb) AS e(seq int, type text, step_id text, data jsonb, ts timestamptz)`,
-      [this.#task.id, JSON.stringify(events.map((e) => ({ seq: e.seq, type: e.type, step_id: e.step_id ?? null, data: e.data, ts: e.timestamp })))],
-    );
-    await this.q.query('UPDATE tasks SET last_seq = $2, updated_at = now() WHERE id = $1', [this.#task.id, this.#task.last_seq]);
-  }
-}
-
-// Row mapping
-
-function iso(v: unknown): string {
-  return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString();
-}
-
-function isoOrNull(v: unknown): string | null {
-  return v === null || v === undefined ? null : iso(v);
-}
-
-function toTask(r: Row): TaskRecord {
-  return {
-    id: r.id as string,
-    tenant_id: r.tenant_id as string,
-    status: r.status as TaskStatus,
-    input: r.input as string,
-    files: (r.files as string[]) ?? [],
-    options: (r.options as TaskRecord['options']) ?? {},
-    final_output: (r.final_output as string | null) ?? null,
-    error: (r.error as ErrorInfo | null) ?? null,
-    plan_version: r.plan_version as number,
-    brain: (r.brain as string | null) ?? null,
-    last_seq: r.last_seq as number,
-    idempotency_key: (r.idempotency_key as string | null) ?? null,
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-    queued_at: isoOrNull(r.queued_at),
-    started_at: isoOrNull(r.started_at),
-    completed_at: isoOrNull(r.completed_at),
-    deadline_at: isoOrNull(r.deadline_at),
-  };
-}
-
-function toPlan(r: Row): PlanRecord {
-  return {
-    task_id: r.task_id as string,
-    version: r.version as number,
-    brain: r.brain as string,
-    rationale: r.rationale as string,
-    steps: r.steps as PlannedStep[],
-    created_at: iso(r.created_at),
-  };
-}
-
-function toStep(r: Row): StepRecord {
-  return {
-    task_id: r.task_id as string,
-    id: r.id as string,
-    plan_version: r.plan_version as number,
-    position: r.position as number,
-    agent: r.agent as string,
-    title: r.title as string,
-    instruction: r.instruction as string,
-    depends_on: (r.depends_on as string[]) ?? [],
-    tools: (r.tools as string[]) ?? [],
-    success_criteria: (r.success_criteria as string[]) ?? [],
-    params: (r.params as Record<string, unknown>) ?? {},
-    status: r.status as StepStatus,
-    attempt: r.attempt as number,
-    iterations: r.iterations as number,
-    output: (r.output as StepRecord['output']) ?? null,
-    error: (r.error as ErrorInfo | null) ?? null,
-    created_at: iso(r.created_at),
-    ready_at: isoOrNull(r.ready_at),
-    started_at: isoOrNull(r.started_at),
-    completed_at: isoOrNull(r.completed_at),
-    lease_owner: (r.lease_owner as string | null) ?? null,
-    lease_expires_at: isoOrNull(r.lease_expires_at),
-  };
-}
-
-function toLedger(r: Row): LedgerEntry {
-  return {
-    idempotency_key: r.idempotency_key as string,
-    task_id: r.task_id as string,
-    step_id: r.step_id as string,
-    attempt: r.attempt as number,
-    turn: r.turn as number,
-    call_index: r.call_index as number,
-    tool: r.tool as string,
-    effect: r.effect as LedgerEntry['effect'],
-    args: r.args,
-    status: r.status as LedgerEntry['status'],
-    result: r.result ?? null,
-    error: (r.error as ErrorInfo | null) ?? null,
-    started_at: iso(r.started_at),
-    finished_at: isoOrNull(r.finished_at),
-    duration_ms: (r.duration_ms as number | null) ?? null,
-  };
-}
-
-function toEvent(r: Row): TaskEvent {
-  return {
-    seq: r.seq as number,
-    type: r.type as TaskEvent['type'],
-    task_id: r.task_id as string,
-    ...(r.step_id ? { step_id: r.step_id as string } : {}),
-    timestamp: iso(r.created_at),
-    data: r.data,
-  } as TaskEvent;
-}
-
-function toDocument(r: Row): DocumentRecord {
-  return {
-    id: r.id as string,
-    tenant_id: r.tenant_id as string,
-    title: r.title as string,
-    metadata: (r.metadata as Record<string, unknown>) ?? {},
-    chunks: r.chunks as number,
-    size: Number(r.size),
-    created_at: iso(r.created_at),
-  };
-}
-
-function toFile(r: Row): StoredFile {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    content_type: r.content_type as string,
-    size: r.size as number,
-    sha256: r.sha256 as string,
-    created_at: iso(r.created_at),
-  };
 }
 
 // Helpers
@@ -656,11 +354,17 @@ function whereSql(where: string[]): string {
   return where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
 }
 
-function page<T extends { id: string; created_at: string }>(rows: T[], limit: number): Page<T> {
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null };
+/** One page of rows fetched with limit + 1; the cursor keeps created_at at full (microsecond) precision. */
+function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T> {
+  const last = rows[limit - 1];
+  return {
+    items: rows.slice(0, limit).map(map),
+    next_cursor: rows.length > limit && last ? encodeCursor(last.cursor_ts as string, last.id as string) : null,
+  };
 }
+
+/** The column that page cursors are made from. */
+const CURSOR_TS = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts`;
 
 function encodeCursor(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
@@ -669,7 +373,8 @@ function encodeCursor(createdAt: string, id: string): string {
 function decodeCursor(cursor: string): [string, string] {
   try {
     const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[1] === 'string' && !Number.isNaN(Date.parse(String(v[0])))) {
+    const id = Array.isArray(v) ? v[1] : undefined;
+    if (Array.isArray(v) && v.length === 2 && typeof id === 'string' && id.length <= 200 && !id.includes('\u0000') && !Number.isNaN(Date.parse(String(v[0])))) {
       return [String(v[0]), v[1]];
     }
   } catch {

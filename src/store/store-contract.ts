@@ -137,16 +137,21 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         await w.insertPlan(1, 'builtin', '', plan);
         await w.updateStep('s1', { status: 'ready' });
       });
-      const a = await store.claimStep(id, 's1', 'worker-a', 60_000);
+      const claim = async (stepId: string, owner: string, ms: number) => (await store.write(id, (w) => w.claimStep(stepId, owner, ms))).value;
+      const a = await claim('s1', 'worker-a', 60_000);
       expect(a?.status).toBe('running');
       expect(a?.lease_owner).toBe('worker-a');
-      expect(await store.claimStep(id, 's1', 'worker-b', 60_000)).toBeNull();
-      expect(await store.claimStep(id, 's3', 'worker-b', 60_000)).toBeNull(); // pending: not runnable
-      expect(await store.renewStepLease(id, 's1', 'worker-a', 1)).toBe(true);
+      expect(await claim('s1', 'worker-b', 60_000)).toBeNull();
+      expect(await claim('s3', 'worker-b', 60_000)).toBeNull(); // pending: not runnable
+      expect(await store.renewLeases('worker-a', 1)).toEqual(new Set([`${id} s1`]));
       await new Promise((r) => setTimeout(r, 20));
-      const b = await store.claimStep(id, 's1', 'worker-b', 60_000);
+      const b = await claim('s1', 'worker-b', 60_000);
       expect(b?.lease_owner).toBe('worker-b');
-      expect(await store.renewStepLease(id, 's1', 'worker-a', 60_000)).toBe(false);
+      expect((await store.renewLeases('worker-a', 60_000)).has(`${id} s1`)).toBe(false);
+      expect((await store.getStep(id, 's1'))?.lease_owner).toBe('worker-b');
+      expect(await store.releaseLeases('worker-b')).toBe(1);
+      expect((await store.getStep(id, 's1'))?.lease_owner).toBeNull();
+      expect((await claim('s1', 'worker-c', 60_000))?.lease_owner).toBe('worker-c');
       expect(await store.releaseAllLeases()).toBeGreaterThanOrEqual(1);
       expect((await store.getStep(id, 's1'))?.lease_owner).toBeNull();
     });
@@ -190,6 +195,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
     it('sums usage per task and per step', async () => {
       const { value } = await newTask();
       const id = value.task.id;
+      await store.write(id, (w) => w.insertPlan(1, 'builtin', '', plan));
       await store.write(id, async (w) => {
         await w.recordUsage({ purpose: 'plan', model: 'm', input_tokens: 10, output_tokens: 5, cached_tokens: 1, cost_usd: 0.5 });
         await w.recordUsage({ purpose: 'decide', step_id: 's1', model: 'm', input_tokens: 3, output_tokens: 2, cached_tokens: 0, cost_usd: 0.25 });
@@ -197,6 +203,13 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       const u = await store.taskUsage(id);
       expect(u).toMatchObject({ calls: 2, input_tokens: 13, output_tokens: 7, cached_tokens: 1, cost_usd: 0.75 });
       expect(u.by_step.s1).toMatchObject({ calls: 1, input_tokens: 3 });
+      const totals = await store.write(id, async (w) => {
+        await w.recordUsage({ purpose: 'decide', step_id: 's1', model: 'm', input_tokens: 1, output_tokens: 1, cached_tokens: 0, cost_usd: 0.25 });
+        return { task: await w.usage(), step: await w.usage('s1'), other: await w.usage('s2') };
+      });
+      expect(totals.value.task).toEqual({ model_calls: 3, input_tokens: 14, output_tokens: 8, cached_tokens: 1, cost_usd: 1 });
+      expect(totals.value.step).toEqual({ model_calls: 2, input_tokens: 4, output_tokens: 3, cached_tokens: 0, cost_usd: 0.5 });
+      expect(totals.value.other.model_calls).toBe(0);
     });
 
     it('lists tasks newest first with cursor pagination and status filter, scoped by tenant', async () => {

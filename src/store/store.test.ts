@@ -2,7 +2,12 @@ import { dropSchema, POSTGRES_URL, requirePostgres, uniqueSchema } from '../../t
 import { createStore } from './index.js';
 import { runStoreContract } from './store-contract.js';
 
-runStoreContract('PGlite', async () => {
+runStoreContract('PGlite, exclusive (embedded)', async () => {
+  const store = await createStore({ schema: 'public', poolSize: 1, exclusive: true });
+  return { store, cleanup: () => store.close() };
+});
+
+runStoreContract('PGlite, shared', async () => {
   const store = await createStore({ schema: 'public', poolSize: 1 });
   return { store, cleanup: () => store.close() };
 });

@@ -29,6 +29,15 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
  */
 export type StepStatus = 'pending' | 'ready' | 'running' | 'completed' | 'failed' | 'cancelled';
 
+/** Model use summed over a task or a step. */
+export interface UsageTotals {
+  model_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  cost_usd: number;
+}
+
 export interface TaskRecord {
   id: string;
   tenant_id: string;
@@ -171,12 +180,19 @@ export interface TaskWriter {
   /** Updates a step; with `onlyIf`, only when it still has one of those statuses and that lease owner.
    * Returns whether a row changed. */
   updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean>;
+  /**
+   * Takes the lease of a ready step, or of a running step whose lease expired or is `owner`'s
+   * (expiry judged by the database clock). Returns the step as claimed, or null.
+   */
+  claimStep(stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null>;
   /** Journals a decision as turn `turn` of the attempt (observations follow in `completeTurn`). */
   insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void>;
   completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void>;
   startToolCall(entry: Omit<LedgerEntry, 'status' | 'result' | 'error' | 'started_at' | 'finished_at' | 'duration_ms'>): Promise<void>;
   finishToolCall(key: string, outcome: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void>;
   recordUsage(usage: UsageRecord): Promise<void>;
+  /** Model use so far, of the whole task or of one step (including this transaction's records). */
+  usage(stepId?: string): Promise<UsageTotals>;
   /** Appends an event with the next seq; returns it as stored. */
   append(event: NewEvent): Promise<TaskEvent>;
 }
@@ -209,11 +225,10 @@ export interface Store extends DocumentStore, FileStore {
   getStep(taskId: string, stepId: string): Promise<StepRecord | null>;
   listSteps(taskId: string): Promise<StepRecord[]>;
 
-  /** Takes the lease of a ready step, or of a running step whose lease expired or is `owner`'s.
-   * Returns the step as claimed, or null when another worker holds it or it is not runnable. */
-  claimStep(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null>;
-  /** Extends a lease still held by `owner`; false when it was lost. */
-  renewStepLease(taskId: string, stepId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Extends every lease `owner` holds on running steps; returns the steps still held ("taskId stepId"). */
+  renewLeases(owner: string, leaseMs: number): Promise<Set<string>>;
+  /** Gives up `owner`'s leases so other workers may take the steps at once (graceful shutdown). */
+  releaseLeases(owner: string): Promise<number>;
   /** Drops every lease (a single embedded process starting up owns all work). */
   releaseAllLeases(): Promise<number>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
@@ -24,15 +24,12 @@ export function fileRoutes(app: App) {
         if (!request.isMultipart()) {
           throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Upload files as multipart/form-data with a "file" field');
         }
-        const part = await request.file({ limits: { fileSize: app.config.maxFileBytes, files: 1 } });
-        if (!part) throw new AppError('VALIDATION_ERROR', 'No file in the form; send it in a field named "file"');
-        const data = await part.toBuffer();
-        const name = basename(part.filename || 'upload').slice(0, 255) || 'upload';
+        const { part, data } = await readUpload(request, app.config.maxFileBytes);
         const stored = await app.store.insertFile({
           id: randomUUID(),
           tenantId: tenantOf(request),
-          name,
-          contentType: part.mimetype || 'application/octet-stream',
+          name: fileName(part.filename),
+          contentType: MEDIA_TYPE.test(part.mimetype) ? part.mimetype : 'application/octet-stream',
           data,
         });
         return reply.status(201).send(stored);
@@ -66,9 +63,44 @@ export function fileRoutes(app: App) {
         if (!file) throw new AppError('FILE_NOT_FOUND', `No file ${request.params.id}`, { details: { file_id: request.params.id } });
         return reply
           .header('content-type', file.content_type)
-          .header('content-disposition', `attachment; filename="${file.name.replace(/["\\\r\n]/g, '_')}"`)
+          .header('content-disposition', contentDisposition(file.name))
+          .header('x-content-type-options', 'nosniff')
           .send(file.data);
       },
     );
   };
+}
+
+/** A media type as it may be stored and sent back in a Content-Type header. */
+const MEDIA_TYPE = /^[\w.+-]{1,100}\/[\w.+-]{1,100}(?:\s*;[\x20-\x7e]{0,200})?$/;
+
+type FilePart = NonNullable<Awaited<ReturnType<FastifyRequest['file']>>>;
+
+/** The first file of the form and its bytes. A form the multipart parser cannot read is the client's error (400), not ours. */
+async function readUpload(request: FastifyRequest, maxBytes: number): Promise<{ part: FilePart; data: Buffer }> {
+  try {
+    const part = await request.file({ limits: { fileSize: maxBytes, files: 1 } });
+    if (!part) throw new AppError('VALIDATION_ERROR', 'No file in the form; send it in a field named "file"');
+    return { part, data: await part.toBuffer() };
+  } catch (err) {
+    // Limits and our own errors carry a code the error handler maps; the parser's own errors carry none.
+    if (err instanceof AppError || (err as { code?: unknown }).code !== undefined) throw err;
+    throw new AppError('VALIDATION_ERROR', `Unreadable multipart/form-data body: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The base name of an uploaded file, without control characters (which the store cannot hold or headers carry). */
+function fileName(raw: string | undefined): string {
+  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+  const name = basename(raw ?? '').replace(/[\u0000-\u001f\u007f]/g, '_').replace(UNPAIRED_SURROGATE, '\ufffd');
+  return name.slice(0, 255) || 'upload';
+}
+
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** `attachment` with an ASCII fallback name and the exact name in RFC 6266/5987 form (header values must be ASCII). */
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }

@@ -29,7 +29,7 @@ export function seedRoutes(app: App) {
       { schema: { tags: ['seed'], summary: 'Start the task and stream its events as NDJSON {event_type, task_id, timestamp, data}', params: schemaOf(idParams) } },
       async (request, reply) => {
         const task = await app.engine.start(await findTask(app, request, request.params.id));
-        return streamNdjson(app, request, reply, task.id, 0, toSeedEvent);
+        return streamNdjson(app, request, reply, task, 0, toSeedEvent);
       },
     );
 
@@ -66,7 +66,7 @@ export function seedRoutes(app: App) {
       { schema: { tags: ['seed'], summary: 'The task\'s events as SSE, from the first', params: schemaOf(taskIdParams) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.task_id);
-        return streamSse(app, request, reply, task.id, resumeCursor(request));
+        return streamSse(app, request, reply, task, resumeCursor(request));
       },
     );
 

@@ -96,8 +96,8 @@ export function taskRoutes(app: App) {
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
         const after = resumeCursor(request);
-        if (wantsNdjson(request)) return streamNdjson(app, request, reply, task.id, after);
-        return streamSse(app, request, reply, task.id, after);
+        if (wantsNdjson(request)) return streamNdjson(app, request, reply, task, after);
+        return streamSse(app, request, reply, task, after);
       },
     );
 
@@ -106,27 +106,34 @@ export function taskRoutes(app: App) {
       { schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(eventsQuery) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
-        return streamSse(app, request, reply, task.id, resumeCursor(request));
+        return streamSse(app, request, reply, task, resumeCursor(request));
       },
     );
 
-    f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
-      '/v1/tasks/:id/ws',
-      {
-        websocket: true,
-        schema: { tags: ['events'], summary: 'The task\'s events over WebSocket (one JSON event per message); resume with ?after=', params: schemaOf(idParams) },
+    f.route<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>({
+      method: 'GET',
+      url: '/v1/tasks/:id/ws',
+      schema: {
+        hide: true,
+        tags: ['events'],
+        summary: 'The task\'s events over WebSocket (one JSON event per message); resume with ?after=',
+        params: schemaOf(idParams),
       },
-      async (socket, request) => {
+      // A plain GET (no Upgrade) gets an error in the usual shape rather than an empty 404.
+      handler: async () => {
+        throw new AppError('VALIDATION_ERROR', 'This route speaks WebSocket: send a GET with Upgrade: websocket');
+      },
+      wsHandler: async (socket, request) => {
         try {
           const task = await findTask(app, request, request.params.id);
-          await streamWebSocket(app, socket, task.id, resumeCursor(request));
+          await streamWebSocket(app, socket, task, resumeCursor(request));
         } catch (err) {
           const e = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', 'Internal error');
           socket.send(JSON.stringify({ error: e.toInfo() }));
           socket.close(e.status === 404 ? 4404 : 4400, e.code);
         }
       },
-    );
+    });
   };
 }
 

@@ -1,0 +1,53 @@
+import { AppError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Store } from '../store/types.js';
+
+/**
+ * Keeps this worker's step leases alive: one statement renews all of them every third of the lease
+ * length, and a step whose lease was lost (taken over after an expiry) has its run aborted at once.
+ */
+export class LeaseKeeper {
+  readonly #held = new Map<string, AbortController>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly owner: string,
+    private readonly leaseMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts keeping the lease of a claimed step; returns the signal that fires if it is lost. */
+  track(taskId: string, stepId: string): { signal: AbortSignal; release: () => void } {
+    const key = `${taskId} ${stepId}`;
+    const controller = new AbortController();
+    this.#held.set(key, controller);
+    this.#timer ??= setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.#timer.unref();
+    return {
+      signal: controller.signal,
+      release: () => {
+        if (this.#held.get(key) === controller) this.#held.delete(key);
+        if (this.#held.size === 0) this.#stop();
+      },
+    };
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#held.size === 0) return;
+    try {
+      const still = await this.store.renewLeases(this.owner, this.leaseMs);
+      for (const [key, controller] of this.#held) {
+        if (!still.has(key)) controller.abort(new AppError('NOT_READY', `Lease on step ${key} was lost`));
+      }
+    } catch (err) {
+      // A transient store failure: the leases stay valid until they expire; try again next round.
+      this.logger.warn({ err: String(err) }, 'lease renewal failed');
+    }
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

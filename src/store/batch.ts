@@ -1,0 +1,696 @@
+/**
+ * The write path: group commit with set-based statements.
+ *
+ * Writes (task creations and `store.write(taskId, fn)` calls) that arrive while a transaction is in
+ * flight wait and go together into the next one. A batch locks its tasks with one
+ * `SELECT … FOR UPDATE` (in id order, so batches of any number of processes never deadlock), loads
+ * the steps of those tasks with one more statement when a write needs them, runs every write
+ * function against in-memory copies, and then writes all changes with one multi-row statement per
+ * table (rows travel as one JSON parameter). Dozens of tasks' writes cost about ten statements and
+ * one commit. A write function that throws changes nothing: its copies and records are discarded,
+ * and the other writes of the batch go on.
+ */
+import type { Decision, Observation, PlannedStep } from '../brains/types.js';
+import { AppError, type ErrorInfo } from '../errors.js';
+import type { NewEvent, TaskEvent } from '../events/types.js';
+import type { Database, Queryable } from './database.js';
+import { TASK_SELECT, USAGE_TOTALS, toStep, toTask, toUsageTotals } from './rows.js';
+import type {
+  LedgerEntry,
+  NewTask,
+  StepPatch,
+  StepRecord,
+  StepStatus,
+  TaskPatch,
+  TaskRecord,
+  TaskWriteResult,
+  TaskWriter,
+  UsageRecord,
+  UsageTotals,
+} from './types.js';
+
+type WriteFn = (w: TaskWriter) => Promise<unknown>;
+type Outcome = { ok: true; value: unknown; events: TaskEvent[] } | { ok: false; error: unknown };
+
+interface Request {
+  create?: NewTask;
+  taskId: string;
+  fn?: WriteFn;
+  resolve(outcome: Outcome): void;
+}
+
+export interface BatchOptions {
+  /** Most writes in one transaction. @defaultValue 256 */
+  maxBatch?: number;
+  /** Transactions in flight at once (PGlite has one connection). @defaultValue 1 */
+  concurrency?: number;
+  /**
+   * This process is the database's only writer (the embedded shape, guarded by the data
+   * directory's lock): unfinished tasks and their steps stay in memory between batches instead of
+   * being read back, and batches run one at a time. @defaultValue false
+   */
+  exclusive?: boolean;
+}
+
+/**
+ * Unfinished tasks and their steps as last committed, kept by an exclusive writer. Records are
+ * never mutated in place (writers replace them), so sharing them with a batch is safe.
+ */
+export class TaskCache {
+  readonly tasks = new Map<string, TaskRecord>();
+  readonly steps = new Map<string, Map<string, StepRecord>>();
+  /** Usage totals per task, by step id ('' for calls outside steps). */
+  readonly usage = new Map<string, Map<string, UsageTotals>>();
+
+  remember(state: BatchState): void {
+    for (const [id, task] of state.tasks) {
+      if (TERMINAL.has(task.status)) {
+        this.forget(id);
+        continue;
+      }
+      this.tasks.set(id, task);
+      const usage = state.usageTotals.get(id);
+      if (usage) this.usage.set(id, usage);
+      else this.usage.delete(id);
+      if (!state.stepsLoaded.has(id)) continue;
+      const prefix = `${id}\u0000`;
+      const steps = new Map<string, StepRecord>();
+      for (const [k, v] of state.steps) if (k.startsWith(prefix)) steps.set(v.id, v);
+      this.steps.set(id, steps);
+    }
+  }
+
+  forget(id: string): void {
+    this.tasks.delete(id);
+    this.steps.delete(id);
+    this.usage.delete(id);
+  }
+
+  /** Applies lease renewals made outside batches to the cached steps. */
+  renewed(keys: Set<string>, expiresAt: string): void {
+    for (const key of keys) {
+      const [taskId, stepId] = key.split(' ') as [string, string];
+      const steps = this.steps.get(taskId);
+      const step = steps?.get(stepId);
+      if (steps && step) steps.set(stepId, { ...step, lease_expires_at: expiresAt });
+    }
+  }
+
+  clear(): void {
+    this.tasks.clear();
+    this.steps.clear();
+    this.usage.clear();
+  }
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export class BatchCommitter {
+  readonly #pending: Request[] = [];
+  readonly #maxBatch: number;
+  readonly #concurrency: number;
+  readonly cache: TaskCache | undefined;
+  #active = 0;
+  #scheduled = false;
+
+  constructor(
+    private readonly db: Database,
+    options: BatchOptions = {},
+  ) {
+    this.#maxBatch = options.maxBatch ?? 256;
+    this.cache = options.exclusive ? new TaskCache() : undefined;
+    this.#concurrency = this.cache ? 1 : (options.concurrency ?? 1);
+  }
+
+  create(task: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>> {
+    return this.#submit({ create: task, taskId: task.id }) as Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>>;
+  }
+
+  write<T>(taskId: string, fn: (w: TaskWriter) => Promise<T>): Promise<TaskWriteResult<T>> {
+    return this.#submit({ taskId, fn }) as Promise<TaskWriteResult<T>>;
+  }
+
+  #submit(req: Omit<Request, 'resolve'>): Promise<TaskWriteResult<unknown>> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({
+        ...req,
+        resolve: (o) => (o.ok ? resolve({ value: o.value, events: o.events }) : reject(o.error)),
+      });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#active >= this.#concurrency) return;
+    this.#scheduled = true;
+    // Let the writes of this turn of the event loop gather before the transaction starts.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#active < this.#concurrency && this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.#maxBatch);
+      this.#active++;
+      void this.#run(batch).finally(() => {
+        this.#active--;
+        this.#pump();
+      });
+    }
+  }
+
+  async #run(batch: Request[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      const result = await this.db.transaction((q) => runBatch(q, batch, this.cache));
+      outcomes = result.outcomes;
+      this.cache?.remember(result.state);
+    } catch (err) {
+      for (const req of batch) this.cache?.forget(req.taskId);
+      if (batch.length === 1) return batch[0]!.resolve({ ok: false, error: err });
+      // The statements failed as a whole (a database error); run each write alone to isolate it.
+      for (const req of batch) await this.#run([req]);
+      return;
+    }
+    batch.forEach((req, i) => req.resolve(outcomes[i]!));
+  }
+}
+
+async function runBatch(q: Queryable, batch: Request[], cache: TaskCache | undefined): Promise<{ outcomes: Outcome[]; state: BatchState }> {
+  const state = new BatchState(q, cache);
+  const outcomes: Outcome[] = new Array(batch.length);
+  const creates = batch.map((r, i) => ({ r, i })).filter((x) => x.r.create);
+  await state.insertTasks(creates.map((x) => x.r.create!));
+  await state.lockTasks([...new Set(batch.filter((r) => r.fn).map((r) => r.taskId))]);
+  for (const { r, i } of creates) outcomes[i] = await state.createOutcome(r.create!);
+  for (const [i, r] of batch.entries()) {
+    if (!r.fn) continue;
+    outcomes[i] = await state.runWrite(r.taskId, r.fn);
+  }
+  await state.flush();
+  return { outcomes, state };
+}
+
+interface TurnRow {
+  task_id: string;
+  step_id: string;
+  attempt: number;
+  turn: number;
+  decision?: Decision;
+  observations?: Observation[] | null;
+  completed_at?: string | null;
+  insert: boolean;
+}
+
+type CallRow = Partial<LedgerEntry> & { idempotency_key: string; insert: boolean };
+
+interface UsageRow extends UsageRecord {
+  task_id: string;
+}
+
+interface PlanRow {
+  task_id: string;
+  version: number;
+  brain: string;
+  rationale: string;
+  steps: PlannedStep[];
+}
+
+const stepKey = (taskId: string, stepId: string) => `${taskId}\u0000${stepId}`;
+const turnKey = (t: { task_id: string; step_id: string; attempt: number; turn: number }) =>
+  `${t.task_id}\u0000${t.step_id}\u0000${t.attempt}\u0000${t.turn}`;
+
+/** A batch's view of the rows it touches, and the changes to write at the end. */
+export class BatchState {
+  now = new Date();
+  readonly tasks = new Map<string, TaskRecord>();
+  readonly dirtyTasks = new Set<string>();
+  readonly steps = new Map<string, StepRecord>();
+  readonly stepsLoaded = new Set<string>();
+  readonly newSteps = new Set<string>();
+  readonly dirtySteps = new Set<string>();
+  readonly plans: PlanRow[] = [];
+  readonly turns = new Map<string, TurnRow>();
+  readonly calls = new Map<string, CallRow>();
+  readonly usage: UsageRow[] = [];
+  /** Usage totals by task and step, for tasks whose totals were needed (or are new). */
+  readonly usageTotals = new Map<string, Map<string, UsageTotals>>();
+  readonly events: TaskEvent[] = [];
+  #created = new Map<string, TaskRecord>();
+
+  constructor(
+    readonly q: Queryable,
+    private readonly cache: TaskCache | undefined,
+  ) {}
+
+  async insertTasks(creates: NewTask[]): Promise<void> {
+    if (creates.length === 0) return;
+    const rows = creates.map((t) => ({
+      id: t.id,
+      tenant_id: t.tenantId,
+      input: t.input,
+      files: t.files,
+      options: t.options,
+      idempotency_key: t.idempotencyKey ?? null,
+      request_hash: t.requestHash ?? null,
+      start: t.start,
+    }));
+    const inserted = await this.q.query(
+      `INSERT INTO tasks (id, tenant_id, status, input, files, options, idempotency_key, request_hash, queued_at)
+       SELECT x.id, x.tenant_id, 'pending', x.input, x.files, x.options, x.idempotency_key, x.request_hash,
+              CASE WHEN x.start THEN now() END
+         FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant_id text, input text, files jsonb, options jsonb,
+                                                  idempotency_key text, request_hash text, start boolean)
+       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING *, now() AS db_now`,
+      [JSON.stringify(rows)],
+    );
+    for (const row of inserted) {
+      this.now = new Date(row.db_now as string | Date);
+      this.#created.set(row.id as string, toTask(row));
+      // A new task has no steps and no usage yet.
+      this.stepsLoaded.add(row.id as string);
+      this.usageTotals.set(row.id as string, new Map());
+    }
+  }
+
+  /** Locks the tasks (in id order) and loads them; an exclusive writer takes cached ones from memory. */
+  async lockTasks(ids: string[]): Promise<void> {
+    const missing = ids.filter((id) => {
+      const cached = this.cache?.tasks.get(id);
+      if (cached) this.tasks.set(id, cached);
+      return !cached && !this.#created.has(id);
+    });
+    if (missing.length > 0) {
+      const rows = await this.q.query(`SELECT ${TASK_SELECT}, now() AS db_now FROM tasks t WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [
+        missing.sort(),
+      ]);
+      for (const row of rows) {
+        this.now = new Date(row.db_now as string | Date);
+        this.tasks.set(row.id as string, toTask(row));
+      }
+    } else if (this.#created.size === 0) {
+      // No statement ran yet: take the batch's clock from the process (exclusive writer).
+      this.now = new Date();
+    }
+    for (const [id, task] of this.#created) if (!this.tasks.has(id)) this.tasks.set(id, task);
+  }
+
+  async createOutcome(t: NewTask): Promise<Outcome> {
+    const created = this.#created.get(t.id);
+    if (!created) return this.#existingForKey(t);
+    this.tasks.set(t.id, created);
+    return this.runWrite(t.id, async (w) => {
+      await w.append({ type: 'task_created', data: { input: t.input, files: t.files, options: t.options } });
+      return { task: w.task, created: true };
+    });
+  }
+
+  async #existingForKey(t: NewTask): Promise<Outcome> {
+    const rows = await this.q.query('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [t.tenantId, t.idempotencyKey]);
+    const row = rows[0];
+    if (!row) return { ok: false, error: new AppError('INTERNAL_ERROR', 'Idempotency key conflict without a stored task') };
+    if (row.request_hash !== (t.requestHash ?? null)) {
+      return {
+        ok: false,
+        error: new AppError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request', {
+          details: { task_id: row.id, idempotency_key: t.idempotencyKey },
+        }),
+      };
+    }
+    return { ok: true, value: { task: toTask(row), created: false }, events: [] };
+  }
+
+  async runWrite(taskId: string, fn: WriteFn): Promise<Outcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { ok: false, error: new AppError('TASK_NOT_FOUND', `No task ${taskId}`, { details: { task_id: taskId } }) };
+    const writer = new BatchTaskWriter(this, task);
+    try {
+      const value = await fn(writer);
+      writer.commit();
+      return { ok: true, value, events: writer.events };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  /** Loads (and locks) the steps of every task of the batch not loaded yet. */
+  async ensureSteps(taskId: string): Promise<void> {
+    if (this.stepsLoaded.has(taskId)) return;
+    const ids = [...this.tasks.keys()].filter((id) => !this.stepsLoaded.has(id) && !this.#fromCache(id));
+    if (ids.length === 0) return;
+    const rows = await this.q.query(
+      'SELECT * FROM steps WHERE task_id = ANY($1::text[]) ORDER BY task_id, id FOR UPDATE',
+      [ids.sort()],
+    );
+    for (const row of rows) {
+      const key = stepKey(row.task_id as string, row.id as string);
+      if (!this.steps.has(key)) this.steps.set(key, toStep(row));
+    }
+    for (const id of ids) this.stepsLoaded.add(id);
+  }
+
+  /** Loads the usage totals of every task of the batch that lacks them (one statement). */
+  async ensureUsage(taskId: string): Promise<Map<string, UsageTotals>> {
+    const known = this.usageTotals.get(taskId) ?? this.#usageFromCache(taskId);
+    if (known) return known;
+    const ids = [...this.tasks.keys()].filter((id) => !this.usageTotals.has(id) && !this.#usageFromCache(id));
+    for (const id of ids) this.usageTotals.set(id, new Map());
+    for (const row of await this.q.query(USAGE_TOTALS, [ids])) {
+      this.usageTotals.get(row.task_id as string)!.set(row.step_id as string, toUsageTotals(row));
+    }
+    // Rows this batch added before the totals were loaded are not in the database yet.
+    for (const row of this.usage) if (ids.includes(row.task_id)) addInto(this.usageTotals.get(row.task_id)!, row);
+    return this.usageTotals.get(taskId)!;
+  }
+
+  #usageFromCache(taskId: string): Map<string, UsageTotals> | undefined {
+    const cached = this.cache?.usage.get(taskId);
+    if (cached) this.usageTotals.set(taskId, new Map(cached));
+    return cached && this.usageTotals.get(taskId);
+  }
+
+  /** Copies a task's cached steps into the batch; false when they are not cached. */
+  #fromCache(taskId: string): boolean {
+    const cached = this.cache?.steps.get(taskId);
+    if (!cached) return false;
+    for (const step of cached.values()) this.steps.set(stepKey(taskId, step.id), step);
+    this.stepsLoaded.add(taskId);
+    return true;
+  }
+
+  /** Writes every change of the batch: one statement per table and kind of change. */
+  async flush(): Promise<void> {
+    await this.#exec(PLANS_INSERT, this.plans);
+    await this.#exec(STEPS_INSERT, [...this.newSteps].map((k) => this.steps.get(k)!));
+    await this.#exec(STEPS_UPDATE, [...this.dirtySteps].filter((k) => !this.newSteps.has(k)).map((k) => this.steps.get(k)!));
+    const turns = [...this.turns.values()];
+    await this.#exec(TURNS_INSERT, turns.filter((t) => t.insert));
+    await this.#exec(TURNS_UPDATE, turns.filter((t) => !t.insert));
+    const calls = [...this.calls.values()];
+    await this.#exec(CALLS_INSERT, calls.filter((c) => c.insert));
+    await this.#exec(CALLS_UPDATE, calls.filter((c) => !c.insert));
+    await this.#exec(USAGE_INSERT, this.usage);
+    await this.#exec(
+      EVENTS_INSERT,
+      this.events.map((e) => ({ task_id: e.task_id, seq: e.seq, type: e.type, step_id: e.step_id ?? null, data: e.data, created_at: e.timestamp })),
+    );
+    await this.#exec(TASKS_UPDATE, [...this.dirtyTasks].map((id) => this.tasks.get(id)!));
+  }
+
+  async #exec(sql: string, rows: object[]): Promise<void> {
+    if (rows.length > 0) await this.q.query(sql, [JSON.stringify(rows)]);
+  }
+}
+
+/**
+ * One write function's view: copies of the task and the steps it changes, and the records it adds.
+ * Nothing reaches the batch until the function returns (`commit`), so a throw changes nothing.
+ */
+class BatchTaskWriter implements TaskWriter {
+  readonly events: TaskEvent[] = [];
+  #task: TaskRecord;
+  #taskDirty = false;
+  readonly #steps = new Map<string, StepRecord>();
+  readonly #newSteps = new Set<string>();
+  readonly #plans: PlanRow[] = [];
+  readonly #turns = new Map<string, TurnRow>();
+  readonly #calls = new Map<string, CallRow>();
+  readonly #usage: UsageRow[] = [];
+
+  constructor(
+    private readonly state: BatchState,
+    task: TaskRecord,
+  ) {
+    this.#task = task;
+  }
+
+  get task(): TaskRecord {
+    return this.#task;
+  }
+
+  #nowIso(): string {
+    return this.state.now.toISOString();
+  }
+
+  async updateTask(patch: TaskPatch): Promise<void> {
+    this.#task = { ...this.#task, ...stripUndefined(patch), updated_at: this.#nowIso() };
+    this.#taskDirty = true;
+  }
+
+  async insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void> {
+    await this.state.ensureSteps(this.#task.id);
+    this.#plans.push({ task_id: this.#task.id, version, brain, rationale, steps });
+    steps.forEach((s, position) => {
+      const key = stepKey(this.#task.id, s.id);
+      this.#newSteps.add(key);
+      this.#steps.set(key, newStep(this.#task.id, version, position, s, this.#nowIso()));
+    });
+  }
+
+  async listSteps(): Promise<StepRecord[]> {
+    await this.state.ensureSteps(this.#task.id);
+    const prefix = `${this.#task.id}\u0000`;
+    const merged = new Map<string, StepRecord>();
+    for (const [k, v] of this.state.steps) if (k.startsWith(prefix)) merged.set(k, v);
+    for (const [k, v] of this.#steps) merged.set(k, v);
+    return [...merged.values()].sort((a, b) => a.plan_version - b.plan_version || a.position - b.position);
+  }
+
+  async #step(stepId: string): Promise<StepRecord | undefined> {
+    const key = stepKey(this.#task.id, stepId);
+    if (!this.#steps.has(key)) await this.state.ensureSteps(this.#task.id);
+    return this.#steps.get(key) ?? this.state.steps.get(key);
+  }
+
+  async updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean> {
+    const step = await this.#step(stepId);
+    if (!step) return false;
+    if (onlyIf?.status && !onlyIf.status.includes(step.status)) return false;
+    if (onlyIf?.owner && step.lease_owner !== onlyIf.owner) return false;
+    this.#steps.set(stepKey(this.#task.id, stepId), { ...step, ...stripUndefined(patch) });
+    return true;
+  }
+
+  async claimStep(stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null> {
+    const step = await this.#step(stepId);
+    if (!step) return null;
+    const now = this.state.now.getTime();
+    const expired = !step.lease_owner || step.lease_owner === owner || (step.lease_expires_at !== null && Date.parse(step.lease_expires_at) < now);
+    if (!(step.status === 'ready' || (step.status === 'running' && expired))) return null;
+    const claimed: StepRecord = {
+      ...step,
+      status: 'running',
+      lease_owner: owner,
+      lease_expires_at: new Date(now + leaseMs).toISOString(),
+      started_at: step.started_at ?? this.#nowIso(),
+    };
+    this.#steps.set(stepKey(this.#task.id, stepId), claimed);
+    return claimed;
+  }
+
+  async insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void> {
+    const row: TurnRow = { task_id: this.#task.id, step_id: stepId, attempt, turn, decision, insert: true, observations: null, completed_at: null };
+    if (decision.type === 'final') Object.assign(row, { observations: [], completed_at: this.#nowIso() });
+    this.#turns.set(turnKey(row), row);
+  }
+
+  async completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void> {
+    const key = turnKey({ task_id: this.#task.id, step_id: stepId, attempt, turn });
+    const earlier = this.#turns.get(key) ?? this.state.turns.get(key);
+    const base: TurnRow = earlier ?? { task_id: this.#task.id, step_id: stepId, attempt, turn, insert: false };
+    this.#turns.set(key, { ...base, observations, completed_at: this.#nowIso() });
+  }
+
+  async startToolCall(e: Omit<LedgerEntry, 'status' | 'result' | 'error' | 'started_at' | 'finished_at' | 'duration_ms'>): Promise<void> {
+    this.#calls.set(e.idempotency_key, { ...e, status: 'started', started_at: this.#nowIso(), insert: true });
+  }
+
+  async finishToolCall(key: string, o: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void> {
+    const earlier = this.#calls.get(key) ?? this.state.calls.get(key);
+    this.#calls.set(key, {
+      ...(earlier ?? { idempotency_key: key, insert: false }),
+      status: o.ok ? 'completed' : 'failed',
+      result: o.ok ? (o.result ?? null) : null,
+      error: o.error ?? null,
+      finished_at: this.#nowIso(),
+      duration_ms: o.duration_ms,
+    });
+  }
+
+  async recordUsage(u: UsageRecord): Promise<void> {
+    this.#usage.push({ ...u, task_id: this.#task.id });
+  }
+
+  async usage(stepId?: string): Promise<UsageTotals> {
+    const totals = new Map<string, UsageTotals>();
+    for (const [k, v] of await this.state.ensureUsage(this.#task.id)) totals.set(k, v);
+    for (const row of this.#usage) addInto(totals, row);
+    if (stepId !== undefined) return totals.get(stepId) ?? emptyUsage();
+    let sum = emptyUsage();
+    for (const v of totals.values()) sum = plus(sum, v);
+    return sum;
+  }
+
+  async append(event: NewEvent): Promise<TaskEvent> {
+    const seq = this.#task.last_seq + 1;
+    // last_seq is not a column (it is the newest event's seq), so an event alone leaves the task row as is.
+    this.#task = { ...this.#task, last_seq: seq };
+    const stored = {
+      seq,
+      type: event.type,
+      task_id: this.#task.id,
+      ...(event.step_id ? { step_id: event.step_id } : {}),
+      timestamp: new Date().toISOString(),
+      data: event.data,
+    } as TaskEvent;
+    this.events.push(stored);
+    return stored;
+  }
+
+  /** Hands this write's changes to the batch. */
+  commit(): void {
+    const s = this.state;
+    s.tasks.set(this.#task.id, this.#task);
+    if (this.#taskDirty) s.dirtyTasks.add(this.#task.id);
+    for (const [k, v] of this.#steps) {
+      s.steps.set(k, v);
+      s.dirtySteps.add(k);
+    }
+    for (const k of this.#newSteps) s.newSteps.add(k);
+    s.plans.push(...this.#plans);
+    for (const [k, v] of this.#turns) s.turns.set(k, v);
+    for (const [k, v] of this.#calls) s.calls.set(k, v);
+    s.usage.push(...this.#usage);
+    const totals = s.usageTotals.get(this.#task.id);
+    if (totals) for (const row of this.#usage) addInto(totals, row);
+    s.events.push(...this.events);
+  }
+}
+
+function newStep(taskId: string, version: number, position: number, s: PlannedStep, now: string): StepRecord {
+  return {
+    ...s,
+    success_criteria: s.success_criteria ?? [],
+    params: s.params ?? {},
+    task_id: taskId,
+    plan_version: version,
+    position,
+    status: 'pending',
+    attempt: 0,
+    iterations: 0,
+    output: null,
+    error: null,
+    created_at: now,
+    ready_at: null,
+    started_at: null,
+    completed_at: null,
+    lease_owner: null,
+    lease_expires_at: null,
+  };
+}
+
+function emptyUsage(): UsageTotals {
+  return { model_calls: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0 };
+}
+
+function plus(a: UsageTotals, b: UsageTotals): UsageTotals {
+  return {
+    model_calls: a.model_calls + b.model_calls,
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    cached_tokens: a.cached_tokens + b.cached_tokens,
+    cost_usd: a.cost_usd + b.cost_usd,
+  };
+}
+
+/** Adds one usage row into totals keyed by step id ('' for none). */
+function addInto(totals: Map<string, UsageTotals>, row: UsageRecord): void {
+  const key = row.step_id ?? '';
+  totals.set(key, plus(totals.get(key) ?? emptyUsage(), { ...row, model_calls: 1 }));
+}
+
+function stripUndefined<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+
+// The set-based statements. Each takes one parameter: a JSON array of rows.
+
+const PLANS_INSERT = `
+INSERT INTO plans (task_id, version, brain, rationale, steps)
+SELECT x.task_id, x.version, x.brain, x.rationale, x.steps
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, version int, brain text, rationale text, steps jsonb)`;
+
+const STEPS_INSERT = `
+INSERT INTO steps (task_id, id, plan_version, position, agent, title, instruction, depends_on, tools, success_criteria, params,
+                   status, attempt, iterations, output, error, created_at, ready_at, started_at, completed_at, lease_owner,
+                   lease_expires_at)
+SELECT x.task_id, x.id, x.plan_version, x.position, x.agent, x.title, x.instruction,
+       ARRAY(SELECT jsonb_array_elements_text(x.depends_on)), ARRAY(SELECT jsonb_array_elements_text(x.tools)),
+       x.success_criteria, x.params, x.status, x.attempt, x.iterations, x.output, x.error, x.created_at, x.ready_at,
+       x.started_at, x.completed_at, x.lease_owner, x.lease_expires_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, plan_version int, position int, agent text, title text,
+       instruction text, depends_on jsonb, tools jsonb, success_criteria jsonb, params jsonb, status text, attempt int,
+       iterations int, output jsonb, error jsonb, created_at timestamptz, ready_at timestamptz, started_at timestamptz,
+       completed_at timestamptz, lease_owner text, lease_expires_at timestamptz)`;
+
+const STEPS_UPDATE = `
+UPDATE steps s SET status = x.status, attempt = x.attempt, iterations = x.iterations, output = x.output, error = x.error,
+       ready_at = x.ready_at, started_at = x.started_at, completed_at = x.completed_at, lease_owner = x.lease_owner,
+       lease_expires_at = x.lease_expires_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, status text, attempt int, iterations int,
+       output jsonb, error jsonb, ready_at timestamptz, started_at timestamptz, completed_at timestamptz,
+       lease_owner text, lease_expires_at timestamptz)
+ WHERE s.task_id = x.task_id AND s.id = x.id`;
+
+const TURNS_INSERT = `
+INSERT INTO turns (task_id, step_id, attempt, turn, decision, observations, completed_at)
+SELECT x.task_id, x.step_id, x.attempt, x.turn, x.decision, x.observations, x.completed_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, decision jsonb,
+       observations jsonb, completed_at timestamptz)`;
+
+const TURNS_UPDATE = `
+UPDATE turns t SET observations = x.observations, completed_at = x.completed_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, observations jsonb,
+       completed_at timestamptz)
+ WHERE t.task_id = x.task_id AND t.step_id = x.step_id AND t.attempt = x.attempt AND t.turn = x.turn`;
+
+const CALLS_INSERT = `
+INSERT INTO tool_calls (idempotency_key, task_id, step_id, attempt, turn, call_index, tool, effect, args, status, result,
+                        error, started_at, finished_at, duration_ms)
+SELECT x.idempotency_key, x.task_id, x.step_id, x.attempt, x.turn, x.call_index, x.tool, x.effect, COALESCE(x.args, 'null'),
+       x.status, x.result, x.error, x.started_at, x.finished_at, x.duration_ms
+  FROM jsonb_to_recordset($1::jsonb) AS x(idempotency_key text, task_id text, step_id text, attempt int, turn int,
+       call_index int, tool text, effect text, args jsonb, status text, result jsonb, error jsonb, started_at timestamptz,
+       finished_at timestamptz, duration_ms int)`;
+
+const CALLS_UPDATE = `
+UPDATE tool_calls c SET status = x.status, result = x.result, error = x.error, finished_at = x.finished_at,
+       duration_ms = x.duration_ms
+  FROM jsonb_to_recordset($1::jsonb) AS x(idempotency_key text, status text, result jsonb, error jsonb,
+       finished_at timestamptz, duration_ms int)
+ WHERE c.idempotency_key = x.idempotency_key`;
+
+const USAGE_INSERT = `
+INSERT INTO usage (task_id, step_id, attempt, turn, purpose, model, input_tokens, output_tokens, cached_tokens, cost_usd)
+SELECT x.task_id, x.step_id, x.attempt, x.turn, x.purpose, x.model, x.input_tokens, x.output_tokens, x.cached_tokens,
+       x.cost_usd
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, purpose text, model text,
+       input_tokens int, output_tokens int, cached_tokens int, cost_usd float8)`;
+
+const EVENTS_INSERT = `
+INSERT INTO events (task_id, seq, type, step_id, data, created_at)
+SELECT x.task_id, x.seq, x.type, x.step_id, x.data, x.created_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, seq int, type text, step_id text, data jsonb, created_at timestamptz)`;
+
+const TASKS_UPDATE = `
+UPDATE tasks t SET status = x.status, final_output = x.final_output, error = x.error, plan_version = x.plan_version,
+       brain = x.brain, updated_at = x.updated_at, queued_at = x.queued_at,
+       started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at
+  FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, final_output text, error jsonb, plan_version int,
+       brain text, updated_at timestamptz, queued_at timestamptz, started_at timestamptz,
+       completed_at timestamptz, deadline_at timestamptz)
+ WHERE t.id = x.id`;
