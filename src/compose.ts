@@ -1,22 +1,28 @@
 /**
  * The one place that picks implementations from configuration. Nothing else branches on the shape.
  *
- * | | embedded (no DATABASE_URL) | DATABASE_URL |
- * |---|---|---|
- * | store | PGlite in AGENTIC_DATA_DIR | PostgreSQL |
- * | queue, live events | in-process | in-process |
+ * | | embedded (no DATABASE_URL) | postgres (DATABASE_URL) | distributed (DATABASE_URL + REDIS_URL) |
+ * |---|---|---|---|
+ * | store | PGlite in AGENTIC_DATA_DIR | PostgreSQL | PostgreSQL |
+ * | work queue | in-process | in-process | Redis Streams |
+ * | live events | in-process | in-process | Redis pub/sub |
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
 import { createBuiltinBrain } from './brains/builtin/index.js';
 import type { Brain } from './brains/types.js';
 import type { Config } from './config/index.js';
 import { Engine } from './engine/index.js';
-import { InProcessEventBus, type EventBus } from './events/index.js';
+import { AppError } from './errors.js';
+import { InProcessEventBus, RedisEventBus, type EventBus } from './events/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { InProcessWorkQueue, type WorkQueue } from './queue/index.js';
+import { InProcessWorkQueue, RedisStreamsQueue, type WorkQueue } from './queue/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createToolRegistry, type ToolRegistry } from './tools/index.js';
 
 export type Role = 'all' | 'api' | 'worker';
+export type Shape = 'embedded' | 'postgres' | 'distributed';
 
 export interface AppOptions {
   config: Config;
@@ -32,7 +38,7 @@ export interface AppOptions {
 export interface App {
   config: Config;
   role: Role;
-  shape: 'embedded' | 'postgres';
+  shape: Shape;
   store: Store;
   bus: EventBus;
   queue: WorkQueue;
@@ -46,12 +52,15 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
-const RECONCILE_EVERY_MS = 10_000;
-
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const role = options.role ?? 'all';
-  const logger = options.logger ?? createLogger(config.logLevel);
+  if (config.redisUrl && !config.databaseUrl) {
+    throw new AppError('CONFIG_INVALID', 'REDIS_URL needs DATABASE_URL: processes that share Redis must share PostgreSQL too');
+  }
+  const shape: Shape = config.redisUrl ? 'distributed' : config.databaseUrl ? 'postgres' : 'embedded';
+  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const logger = options.logger ?? createLogger(config.logLevel, { role });
   const store = await createStore({
     databaseUrl: config.databaseUrl,
     // ':memory:' keeps the embedded database in memory (tests, throwaway runs).
@@ -59,28 +68,46 @@ export async function createApp(options: AppOptions): Promise<App> {
     schema: config.databaseSchema,
     poolSize: config.databasePoolSize,
     // The embedded database belongs to this process alone (its data directory is locked).
-    exclusive: !config.databaseUrl,
+    exclusive: shape === 'embedded',
   });
-  const bus = new InProcessEventBus();
-  const queue = new InProcessWorkQueue();
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  const bus: EventBus = redis ? new RedisEventBus(redis, config.redisPrefix) : new InProcessEventBus();
+  const queue: WorkQueue = redis
+    ? new RedisStreamsQueue(redis, { prefix: config.redisPrefix, consumer: workerId, claimIdleMs: config.leaseMs })
+    : new InProcessWorkQueue();
   const brain = options.brain ?? createBuiltinBrain();
   const tools = options.tools ?? createToolRegistry();
-  const engine = new Engine({ store, bus, queue, brain, tools, config, logger });
-  const shape = config.databaseUrl ? 'postgres' : 'embedded';
+  const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });
   let closed = false;
   return {
     config, role, shape, store, bus, queue, brain, tools, engine, logger,
     startWorker: async () => {
       if (role === 'api') return;
-      await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: RECONCILE_EVERY_MS });
+      await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs });
     },
-    close: async (graceMs = 5_000) => {
+    close: async (graceMs = config.shutdownGraceMs) => {
       if (closed) return;
       closed = true;
       await engine.stop(graceMs);
       await queue.close();
       await bus.close();
       await store.close();
+      redis?.disconnect();
     },
   };
+}
+
+/** One command connection; the queue and the bus open their own blocking and subscriber connections from it. */
+function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: false });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, 'Redis unreachable; the store stays the truth and work resumes when it is back');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('Redis reachable again');
+    down = false;
+  });
+  return redis;
 }

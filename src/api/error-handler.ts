@@ -41,6 +41,8 @@ export function toHttpError(err: unknown): AppError {
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const error = toHttpError(err);
   if (error.status >= 500) request.log.error({ err, code: error.code }, 'request failed');
+  const retryAfter = error.details.retry_after_s;
+  if (typeof retryAfter === 'number') void reply.header('retry-after', String(Math.ceil(retryAfter)));
   void reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
 }
 

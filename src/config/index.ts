@@ -22,6 +22,18 @@ export const configSchema = z.object({
   databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'),
   /** Connections in the PostgreSQL pool. Env `AGENTIC_DB_POOL_SIZE`. @defaultValue 10 */
   databasePoolSize: int(1, 200).default(10),
+  /** Redis connection string; with DATABASE_URL, Redis carries the work queue and live events between processes. Env `REDIS_URL`. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** Prefix of every Redis key this deployment uses. Env `AGENTIC_REDIS_PREFIX`. @defaultValue agentic */
+  redisPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/).default('agentic'),
+  /** Waiting work beyond which new tasks are refused with 429 and Retry-After. Env `AGENTIC_MAX_BACKLOG`. @defaultValue 10000 */
+  maxBacklog: int(1, 10_000_000).default(10_000),
+  /** Steps of one tenant that may run at once across all workers. Env `AGENTIC_TENANT_MAX_RUNNING`. @defaultValue 256 */
+  tenantMaxRunning: int(1, 1_000_000).default(256),
+  /** How often workers look for work that nobody holds (lost messages, dead workers), ms. Env `AGENTIC_RECONCILE_MS`. @defaultValue 5000 */
+  reconcileMs: int(100, 3_600_000).default(5_000),
+  /** On SIGTERM, how long running work may take to finish before it is handed back, ms. Env `AGENTIC_SHUTDOWN_GRACE_MS`. @defaultValue 10000 */
+  shutdownGraceMs: int(0, 3_600_000).default(10_000),
   /** Steps one worker process runs at once, across all tasks. Env `AGENTIC_WORKER_CONCURRENCY`. @defaultValue 32 */
   workerConcurrency: int(1, 10_000).default(32),
   /** Steps of one task that may run at once (tasks may lower it). Env `AGENTIC_MAX_PARALLEL_STEPS`. @defaultValue 4 */
@@ -60,6 +72,12 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   databaseUrl: 'DATABASE_URL',
   databaseSchema: 'AGENTIC_DB_SCHEMA',
   databasePoolSize: 'AGENTIC_DB_POOL_SIZE',
+  redisUrl: 'REDIS_URL',
+  redisPrefix: 'AGENTIC_REDIS_PREFIX',
+  maxBacklog: 'AGENTIC_MAX_BACKLOG',
+  tenantMaxRunning: 'AGENTIC_TENANT_MAX_RUNNING',
+  reconcileMs: 'AGENTIC_RECONCILE_MS',
+  shutdownGraceMs: 'AGENTIC_SHUTDOWN_GRACE_MS',
   workerConcurrency: 'AGENTIC_WORKER_CONCURRENCY',
   maxParallelSteps: 'AGENTIC_MAX_PARALLEL_STEPS',
   maxSteps: 'AGENTIC_MAX_STEPS',

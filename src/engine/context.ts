@@ -2,7 +2,7 @@ import type { Brain } from '../brains/types.js';
 import type { Config } from '../config/index.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../observability/logger.js';
-import type { WorkQueue } from '../queue/types.js';
+import type { Job, WorkQueue } from '../queue/types.js';
 import type { Store, TaskRecord, TaskWriter } from '../store/types.js';
 import type { ToolRegistry } from '../tools/registry.js';
 
@@ -24,6 +24,19 @@ export async function commit<T>(ctx: EngineContext, taskId: string, fn: (w: Task
   const { value, events } = await ctx.store.write(taskId, fn);
   if (events.length > 0) await ctx.bus.publish(events);
   return value;
+}
+
+/**
+ * Hands jobs to the queue. A failure is logged, not thrown: the work is already committed in the
+ * store, and the reconciler dispatches what the queue did not take.
+ */
+export async function dispatch(ctx: EngineContext, jobs: Job[]): Promise<void> {
+  if (jobs.length === 0) return;
+  try {
+    await ctx.queue.enqueue(jobs);
+  } catch (err) {
+    ctx.logger.warn({ err: String(err), jobs: jobs.length }, 'could not dispatch jobs; the reconciler will');
+  }
 }
 
 /** The limits that apply to a task: its own options where given, else the service's. */

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { Job } from '../queue/types.js';
 import type { Consumer } from '../queue/types.js';
 import type { NewTask, TaskRecord } from '../store/types.js';
-import { commit, type EngineContext } from './context.js';
+import { dispatch, commit, type EngineContext } from './context.js';
 import { cancelTask, startTask, submitTask } from './lifecycle.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { runPlanJob } from './planning.js';
@@ -30,6 +30,7 @@ export class Engine {
   readonly #signals: TaskSignals;
   readonly #leases: LeaseKeeper;
   #consumer: Consumer | undefined;
+  #exclusive = false;
   #reconciler: NodeJS.Timeout | undefined;
 
   constructor(deps: EngineDeps) {
@@ -68,6 +69,7 @@ export class Engine {
 
   /** Starts taking work: resumes unfinished tasks, then consumes the queue. */
   async startWorker(options: WorkerOptions): Promise<void> {
+    this.#exclusive = options.exclusive;
     if (options.exclusive) await this.ctx.store.releaseAllLeases();
     await this.reconcile(true);
     this.#consumer = this.ctx.queue.consume((job) => this.handle(job), { concurrency: this.ctx.config.workerConcurrency });
@@ -78,38 +80,32 @@ export class Engine {
   }
 
   /**
-   * Dispatches work that nobody holds: tasks waiting to be planned and steps ready or running under
-   * an expired lease. The store is the truth; the queue may have lost messages. Returns the jobs queued.
+   * Dispatches work that nobody holds: tasks waiting to be planned, steps ready for a while, and
+   * steps whose lease expired; fails tasks past their deadline. The store is the truth; the queue may
+   * have lost messages (a Redis restarted empty). At the start of an exclusive worker everything
+   * unfinished is resumed at once, each resumed task with a task_resumed event. Returns the jobs queued.
    */
   async reconcile(atStart: boolean): Promise<number> {
-    const tasks = await this.ctx.store.listUnfinishedTasks(10_000);
-    let queued = 0;
-    for (const task of tasks) {
-      const jobs = await this.#jobsFor(task);
-      if (jobs === null) continue;
-      if (atStart && jobs.length > 0 && task.status !== 'pending') await this.#announceResume(task);
-      await this.ctx.queue.enqueue(jobs);
-      queued += jobs.length;
+    const staleMs = atStart && this.#exclusive ? 0 : Math.max(60_000, 2 * this.ctx.config.leaseMs);
+    const work = await this.ctx.store.findOrphanedWork(staleMs, 1000);
+    for (const taskId of work.overdue) {
+      const task = await this.ctx.store.getTask(taskId);
+      if (task) await failTaskForDeadline(this.ctx, task);
     }
-    if (queued > 0) this.ctx.logger.info({ jobs: queued, at_start: atStart }, 'reconciler dispatched unfinished work');
-    return queued;
+    const jobs: Job[] = [
+      ...work.plans.map((taskId) => ({ kind: 'plan' as const, taskId })),
+      ...work.steps.map((s) => ({ kind: 'step' as const, taskId: s.task_id, stepId: s.step_id })),
+    ];
+    if (atStart) {
+      for (const taskId of new Set(work.steps.map((s) => s.task_id))) await this.#announceResume(taskId);
+    }
+    await dispatch(this.ctx, jobs);
+    if (jobs.length > 0) this.ctx.logger.info({ jobs: jobs.length, at_start: atStart }, 'reconciler dispatched unfinished work');
+    return jobs.length;
   }
 
-  async #jobsFor(task: TaskRecord): Promise<Job[] | null> {
-    if (task.deadline_at && Date.parse(task.deadline_at) < Date.now()) {
-      await failTaskForDeadline(this.ctx, task);
-      return null;
-    }
-    if (task.status === 'pending' || task.status === 'planning') return [{ kind: 'plan', taskId: task.id }];
-    const now = Date.now();
-    const steps = await this.ctx.store.listSteps(task.id);
-    return steps
-      .filter((s) => s.status === 'ready' || (s.status === 'running' && (!s.lease_expires_at || Date.parse(s.lease_expires_at) < now)))
-      .map((s) => ({ kind: 'step', taskId: task.id, stepId: s.id }));
-  }
-
-  async #announceResume(task: TaskRecord): Promise<void> {
-    await commit(this.ctx, task.id, async (w) => {
+  async #announceResume(taskId: string): Promise<void> {
+    await commit(this.ctx, taskId, async (w) => {
       await w.append({ type: 'task_resumed', data: { reason: 'worker started; resuming from the journal', status: w.task.status } });
     });
   }
@@ -127,6 +123,7 @@ export class Engine {
       await consumer.stop(1_000);
     }
     // Hand back what this worker still held, so other workers take it over at once.
-    await this.ctx.store.releaseLeases(this.ctx.workerId).catch(() => undefined);
+    const released = await this.ctx.store.releaseLeases(this.ctx.workerId).catch(() => []);
+    await dispatch(this.ctx, released.map((s) => ({ kind: 'step' as const, taskId: s.task_id, stepId: s.step_id })));
   }
 }

@@ -5,15 +5,29 @@ import { AppError, type ErrorInfo } from '../errors.js';
 import { ZERO_USAGE, type Usage } from '../events/types.js';
 import type { NewTask, StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
 import { TERMINAL_TASK_STATUSES } from '../store/types.js';
-import { commit, type EngineContext } from './context.js';
+import { dispatch, commit, type EngineContext } from './context.js';
 import { dependentsOf, finalOutput, isFinalStep, stepsToPromote } from './scheduling.js';
 
-/** Creates a task; queues its planning when `start` (and it is new). */
+/**
+ * Creates a task; queues its planning when `start` (and it is new). When more work waits in the
+ * queue than AGENTIC_MAX_BACKLOG, refuses with RATE_LIMITED (429, Retry-After) rather than queue without end.
+ */
 export async function submitTask(ctx: EngineContext, t: NewTask): Promise<{ task: TaskRecord; created: boolean }> {
+  if (t.start) await checkBacklog(ctx);
   const { value, events } = await ctx.store.createTask(t);
   if (events.length > 0) await ctx.bus.publish(events);
-  if (value.created && t.start) await ctx.queue.enqueue([{ kind: 'plan', taskId: value.task.id }]);
+  if (value.created && t.start) await dispatch(ctx, [{ kind: 'plan', taskId: value.task.id }]);
   return value;
+}
+
+async function checkBacklog(ctx: EngineContext): Promise<void> {
+  const depth = await ctx.queue.depth().catch(() => 0);
+  if (depth < ctx.config.maxBacklog) return;
+  // A rough wait: a second, plus one per thousand jobs over the limit, at most a minute.
+  const retry_after_s = Math.min(60, 1 + Math.floor((depth - ctx.config.maxBacklog) / 1000));
+  throw new AppError('RATE_LIMITED', `The service is busy (${depth} jobs waiting); try again in ${retry_after_s} s`, {
+    details: { backlog: depth, max_backlog: ctx.config.maxBacklog, retry_after_s },
+  });
 }
 
 /** Queues a task created without `start` (the seed API's execute). A queued or finished task is left as is. */
@@ -24,7 +38,7 @@ export async function startTask(ctx: EngineContext, task: TaskRecord): Promise<T
     await w.updateTask({ queued_at: new Date().toISOString() });
     return w.task;
   });
-  await ctx.queue.enqueue([{ kind: 'plan', taskId: task.id }]);
+  await dispatch(ctx, [{ kind: 'plan', taskId: task.id }]);
   return updated;
 }
 

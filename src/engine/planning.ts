@@ -7,7 +7,7 @@ import { AGENTS } from '../agents/index.js';
 import type { BrainResult, PlannedStep, PlanProposal, TaskBrief } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
-import { commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
+import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
 import { endTask, promoteSteps } from './lifecycle.js';
 import { validatePlan } from './plan-validation.js';
 import { backoffDelay, sleep } from './retry.js';
@@ -87,7 +87,7 @@ async function storePlan(ctx: EngineContext, task: TaskRecord, proposal: BrainRe
     });
     return promoteSteps(w, await w.listSteps(), limits.maxParallelSteps);
   });
-  await ctx.queue.enqueue(ready.map((stepId) => ({ kind: 'step' as const, taskId: task.id, stepId })));
+  await dispatch(ctx, ready.map((stepId) => ({ kind: 'step' as const, taskId: task.id, stepId })));
 }
 
 async function failPlanning(ctx: EngineContext, taskId: string, error: AppError): Promise<void> {

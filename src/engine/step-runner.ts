@@ -9,11 +9,14 @@ import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { StepRecord, TaskRecord } from '../store/types.js';
 import { runAttempt } from './agent-loop.js';
-import { commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
+import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { advanceTask, endTask, sinceMs, usageTotals } from './lifecycle.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { TaskSignals } from './task-signals.js';
+
+/** How long a step held back by its tenant's cap waits before it is offered again, ms. */
+const TENANT_RETRY_MS = 250;
 
 export interface StepJobDeps {
   signals: TaskSignals;
@@ -43,11 +46,13 @@ export async function runStepJob(ctx: EngineContext, deps: StepJobDeps, taskId: 
 
 /** Takes the step's lease; a first claim also starts attempt 1 with step_started. Null when not ours to run. */
 async function claim(ctx: EngineContext, taskId: string, stepId: string): Promise<{ task: TaskRecord; step: StepRecord; fresh: boolean } | null> {
+  let result;
   try {
-    return await commit(ctx, taskId, async (w) => {
+    result = await commit(ctx, taskId, async (w) => {
       if (w.task.status !== 'running') return null;
-      const step = await w.claimStep(stepId, ctx.workerId, ctx.config.leaseMs);
-      if (!step) return null;
+      const claimed = await w.claimStep(stepId, ctx.workerId, ctx.config.leaseMs, { tenantMaxRunning: ctx.config.tenantMaxRunning });
+      if (!claimed.ok) return claimed.reason;
+      const step = claimed.step;
       if (step.attempt > 0) return { task: w.task, step, fresh: false };
       await w.updateStep(stepId, { attempt: 1 });
       await w.append({ type: 'step_started', step_id: stepId, data: { attempt: 1, agent: step.agent, title: step.title, description: step.instruction } });
@@ -57,6 +62,11 @@ async function claim(ctx: EngineContext, taskId: string, stepId: string): Promis
     if (err instanceof AppError && err.code === 'TASK_NOT_FOUND') return null;
     throw err;
   }
+  if (result === 'tenant_busy') {
+    // The tenant has its share running: offer the step again a little later, letting other tenants' work pass.
+    setTimeout(() => void dispatch(ctx, [{ kind: 'step', taskId, stepId }]), TENANT_RETRY_MS).unref();
+  }
+  return typeof result === 'string' ? null : result;
 }
 
 interface StepRun {
@@ -122,7 +132,7 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, o
     });
     return advanceTask(w, run.limits.maxParallelSteps);
   });
-  await ctx.queue.enqueue(promoted.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
+  await dispatch(ctx, promoted.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
 }
 
 /** A step failed for good: it fails, its dependents fail, and the task fails with its error and code. */

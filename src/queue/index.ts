@@ -1,2 +1,3 @@
 export * from './types.js';
 export { InProcessWorkQueue } from './in-process-queue.js';
+export { RedisStreamsQueue, type RedisStreamsQueueOptions } from './redis-streams-queue.js';

@@ -16,6 +16,7 @@ import type { NewEvent, TaskEvent } from '../events/types.js';
 import type { Database, Queryable } from './database.js';
 import { TASK_SELECT, USAGE_TOTALS, toStep, toTask, toUsageTotals } from './rows.js';
 import type {
+  ClaimResult,
   LedgerEntry,
   NewTask,
   StepPatch,
@@ -352,6 +353,27 @@ export class BatchState {
     for (const id of ids) this.stepsLoaded.add(id);
   }
 
+  readonly #tenantRunning = new Map<string, number>();
+
+  /** Steps running for the tenant, as the database has them plus this batch's claims. */
+  async tenantRunning(tenant: string): Promise<number> {
+    const known = this.#tenantRunning.get(tenant);
+    if (known !== undefined) return known;
+    const tenants = [...new Set([...this.tasks.values()].map((t) => t.tenant_id))].filter((t) => !this.#tenantRunning.has(t));
+    for (const t of tenants) this.#tenantRunning.set(t, 0);
+    const rows = await this.q.query<{ tenant_id: string; n: number }>(
+      `SELECT t.tenant_id, count(*)::int AS n FROM steps s JOIN tasks t ON t.id = s.task_id
+        WHERE s.status = 'running' AND s.lease_owner IS NOT NULL AND t.tenant_id = ANY($1::text[]) GROUP BY 1`,
+      [tenants],
+    );
+    for (const r of rows) this.#tenantRunning.set(r.tenant_id, r.n);
+    return this.#tenantRunning.get(tenant) ?? 0;
+  }
+
+  addTenantRunning(tenant: string, n: number): void {
+    if (this.#tenantRunning.has(tenant)) this.#tenantRunning.set(tenant, this.#tenantRunning.get(tenant)! + n);
+  }
+
   /** Loads the usage totals of every task of the batch that lacks them (one statement). */
   async ensureUsage(taskId: string): Promise<Map<string, UsageTotals>> {
     const known = this.usageTotals.get(taskId) ?? this.#usageFromCache(taskId);
@@ -419,6 +441,7 @@ class BatchTaskWriter implements TaskWriter {
   readonly #turns = new Map<string, TurnRow>();
   readonly #calls = new Map<string, CallRow>();
   readonly #usage: UsageRow[] = [];
+  #claimedForTenant = 0;
 
   constructor(
     private readonly state: BatchState,
@@ -474,12 +497,19 @@ class BatchTaskWriter implements TaskWriter {
     return true;
   }
 
-  async claimStep(stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null> {
+  async claimStep(stepId: string, owner: string, leaseMs: number, options: { tenantMaxRunning?: number } = {}): Promise<ClaimResult> {
     const step = await this.#step(stepId);
-    if (!step) return null;
+    if (!step) return { ok: false, reason: 'not_runnable' };
     const now = this.state.now.getTime();
     const expired = !step.lease_owner || step.lease_owner === owner || (step.lease_expires_at !== null && Date.parse(step.lease_expires_at) < now);
-    if (!(step.status === 'ready' || (step.status === 'running' && expired))) return null;
+    if (!(step.status === 'ready' || (step.status === 'running' && expired))) return { ok: false, reason: 'not_runnable' };
+    const tenant = this.#task.tenant_id;
+    // A resumed step (running, lease lapsed) is already counted among its tenant's running steps.
+    const counted = step.status === 'running' && step.lease_owner !== null;
+    if (options.tenantMaxRunning !== undefined && !counted) {
+      if ((await this.state.tenantRunning(tenant)) >= options.tenantMaxRunning) return { ok: false, reason: 'tenant_busy' };
+      this.#claimedForTenant++;
+    }
     const claimed: StepRecord = {
       ...step,
       status: 'running',
@@ -488,7 +518,7 @@ class BatchTaskWriter implements TaskWriter {
       started_at: step.started_at ?? this.#nowIso(),
     };
     this.#steps.set(stepKey(this.#task.id, stepId), claimed);
-    return claimed;
+    return { ok: true, step: claimed };
   }
 
   async insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void> {
@@ -564,6 +594,7 @@ class BatchTaskWriter implements TaskWriter {
     for (const [k, v] of this.#turns) s.turns.set(k, v);
     for (const [k, v] of this.#calls) s.calls.set(k, v);
     s.usage.push(...this.#usage);
+    if (this.#claimedForTenant > 0) s.addTenantRunning(this.#task.tenant_id, this.#claimedForTenant);
     const totals = s.usageTotals.get(this.#task.id);
     if (totals) for (const row of this.#usage) addInto(totals, row);
     s.events.push(...this.events);

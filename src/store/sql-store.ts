@@ -12,6 +12,7 @@ import type {
   JournalTurn,
   LedgerEntry,
   NewTask,
+  OrphanedWork,
   Page,
   PlanRecord,
   StepRecord,
@@ -82,6 +83,31 @@ export class SqlStore implements Store {
     return rows.map(toTask);
   }
 
+  async findOrphanedWork(staleMs: number, limit: number): Promise<OrphanedWork> {
+    const rows = await this.db.query<{ kind: string; task_id: string; step_id: string | null }>(
+      `SELECT 'overdue' AS kind, id AS task_id, NULL AS step_id FROM tasks
+        WHERE status = ANY($3::text[]) AND deadline_at < now()
+       UNION ALL
+       SELECT 'plan', id, NULL FROM tasks
+        WHERE status IN ('pending', 'planning') AND queued_at IS NOT NULL
+          AND (deadline_at IS NULL OR deadline_at >= now()) AND updated_at <= now() - ($1::int * interval '1 millisecond')
+       UNION ALL
+       SELECT 'step', s.task_id, s.id FROM steps s JOIN tasks t ON t.id = s.task_id
+        WHERE t.status = 'running' AND (t.deadline_at IS NULL OR t.deadline_at >= now())
+          AND ((s.status = 'ready' AND s.ready_at <= now() - ($1::int * interval '1 millisecond'))
+            OR (s.status = 'running' AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())))
+       LIMIT $2`,
+      [staleMs, limit, UNFINISHED],
+    );
+    const work: OrphanedWork = { plans: [], steps: [], overdue: [] };
+    for (const r of rows) {
+      if (r.kind === 'overdue') work.overdue.push(r.task_id);
+      else if (r.kind === 'plan') work.plans.push(r.task_id);
+      else work.steps.push({ task_id: r.task_id, step_id: r.step_id! });
+    }
+    return work;
+  }
+
   async getPlan(taskId: string, version: number): Promise<PlanRecord | null> {
     const rows = await this.db.query('SELECT * FROM plans WHERE task_id = $1 AND version = $2', [taskId, version]);
     return rows[0] ? toPlan(rows[0]) : null;
@@ -115,13 +141,13 @@ export class SqlStore implements Store {
     return held;
   }
 
-  async releaseLeases(owner: string): Promise<number> {
-    const rows = await this.db.query(
-      `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING id`,
+  async releaseLeases(owner: string): Promise<Array<{ task_id: string; step_id: string }>> {
+    const rows = await this.db.query<{ task_id: string; id: string }>(
+      `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING task_id, id`,
       [owner],
     );
     this.#writes.cache?.clear();
-    return rows.length;
+    return rows.map((r) => ({ task_id: r.task_id, step_id: r.id }));
   }
 
   async releaseAllLeases(): Promise<number> {

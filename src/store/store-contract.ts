@@ -137,7 +137,10 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         await w.insertPlan(1, 'builtin', '', plan);
         await w.updateStep('s1', { status: 'ready' });
       });
-      const claim = async (stepId: string, owner: string, ms: number) => (await store.write(id, (w) => w.claimStep(stepId, owner, ms))).value;
+      const claim = async (stepId: string, owner: string, ms: number) => {
+        const r = (await store.write(id, (w) => w.claimStep(stepId, owner, ms))).value;
+        return r.ok ? r.step : null;
+      };
       const a = await claim('s1', 'worker-a', 60_000);
       expect(a?.status).toBe('running');
       expect(a?.lease_owner).toBe('worker-a');
@@ -149,11 +152,37 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       expect(b?.lease_owner).toBe('worker-b');
       expect((await store.renewLeases('worker-a', 60_000)).has(`${id} s1`)).toBe(false);
       expect((await store.getStep(id, 's1'))?.lease_owner).toBe('worker-b');
-      expect(await store.releaseLeases('worker-b')).toBe(1);
+      expect(await store.releaseLeases('worker-b')).toEqual([{ task_id: id, step_id: 's1' }]);
       expect((await store.getStep(id, 's1'))?.lease_owner).toBeNull();
       expect((await claim('s1', 'worker-c', 60_000))?.lease_owner).toBe('worker-c');
       expect(await store.releaseAllLeases()).toBeGreaterThanOrEqual(1);
       expect((await store.getStep(id, 's1'))?.lease_owner).toBeNull();
+    });
+
+    it('refuses a claim while the tenant has its maximum of steps running', async () => {
+      const tenant = `busy-${randomUUID()}`;
+      const ids = [(await newTask({ tenantId: tenant })).value.task.id, (await newTask({ tenantId: tenant })).value.task.id];
+      for (const id of ids) {
+        await store.write(id, async (w) => {
+          await w.insertPlan(1, 'builtin', '', plan);
+          await w.updateStep('s1', { status: 'ready' });
+          await w.updateStep('s2', { status: 'ready' });
+        });
+      }
+      const claim = async (id: string, stepId: string) => (await store.write(id, (w) => w.claimStep(stepId, 'w', 60_000, { tenantMaxRunning: 2 }))).value;
+      expect((await claim(ids[0]!, 's1')).ok).toBe(true);
+      expect((await claim(ids[1]!, 's1')).ok).toBe(true);
+      expect(await claim(ids[1]!, 's2')).toEqual({ ok: false, reason: 'tenant_busy' });
+      // Claims in one batch count each other.
+      const both = await Promise.all([claim(ids[0]!, 's2'), claim(ids[1]!, 's2')]);
+      expect(both.map((r) => r.ok)).toEqual([false, false]);
+      // Another tenant is not held back.
+      const other = (await newTask({ tenantId: `free-${randomUUID()}` })).value.task.id;
+      await store.write(other, async (w) => {
+        await w.insertPlan(1, 'builtin', '', plan);
+        await w.updateStep('s1', { status: 'ready' });
+      });
+      expect((await claim(other, 's1')).ok).toBe(true);
     });
 
     it('journals turns and the tool-call ledger', async () => {

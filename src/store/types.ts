@@ -120,6 +120,14 @@ export interface JournalTurn {
   observations: Observation[] | null;
 }
 
+export type ClaimResult = { ok: true; step: StepRecord } | { ok: false; reason: 'not_runnable' | 'tenant_busy' };
+
+export interface OrphanedWork {
+  plans: string[];
+  steps: Array<{ task_id: string; step_id: string }>;
+  overdue: string[];
+}
+
 export interface DocumentRecord {
   id: string;
   tenant_id: string;
@@ -182,9 +190,10 @@ export interface TaskWriter {
   updateStep(stepId: string, patch: StepPatch, onlyIf?: { status?: StepStatus[]; owner?: string }): Promise<boolean>;
   /**
    * Takes the lease of a ready step, or of a running step whose lease expired or is `owner`'s
-   * (expiry judged by the database clock). Returns the step as claimed, or null.
+   * (expiry judged by the database clock). With `tenantMaxRunning`, refuses (`tenant_busy`) while
+   * the task's tenant already has that many steps running. Returns the step as claimed, or why not.
    */
-  claimStep(stepId: string, owner: string, leaseMs: number): Promise<StepRecord | null>;
+  claimStep(stepId: string, owner: string, leaseMs: number, options?: { tenantMaxRunning?: number }): Promise<ClaimResult>;
   /** Journals a decision as turn `turn` of the attempt (observations follow in `completeTurn`). */
   insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void>;
   completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void>;
@@ -219,6 +228,12 @@ export interface Store extends DocumentStore, FileStore {
   countTasks(query: { tenantId?: string; status?: TaskStatus[] }): Promise<number>;
   /** Tasks that were queued and have not finished: what a restarted worker must resume. */
   listUnfinishedTasks(limit: number): Promise<TaskRecord[]>;
+  /**
+   * Work that should be moving but that no worker holds: tasks queued for planning and untouched
+   * for `staleMs`, steps ready for longer than `staleMs`, running steps whose lease expired (or was
+   * released), and unfinished tasks past their deadline.
+   */
+  findOrphanedWork(staleMs: number, limit: number): Promise<OrphanedWork>;
 
   getPlan(taskId: string, version: number): Promise<PlanRecord | null>;
   listPlans(taskId: string): Promise<PlanRecord[]>;
@@ -227,8 +242,8 @@ export interface Store extends DocumentStore, FileStore {
 
   /** Extends every lease `owner` holds on running steps; returns the steps still held ("taskId stepId"). */
   renewLeases(owner: string, leaseMs: number): Promise<Set<string>>;
-  /** Gives up `owner`'s leases so other workers may take the steps at once (graceful shutdown). */
-  releaseLeases(owner: string): Promise<number>;
+  /** Gives up `owner`'s leases so other workers may take the steps at once (graceful shutdown); returns those steps. */
+  releaseLeases(owner: string): Promise<Array<{ task_id: string; step_id: string }>>;
   /** Drops every lease (a single embedded process starting up owns all work). */
   releaseAllLeases(): Promise<number>;
 
