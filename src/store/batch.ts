@@ -14,7 +14,7 @@ import type { Decision, Observation, PlannedStep } from '../brains/types.js';
 import { AppError, type ErrorInfo } from '../errors.js';
 import type { NewEvent, TaskEvent } from '../events/types.js';
 import type { Database, Queryable } from './database.js';
-import { TASK_SELECT, USAGE_TOTALS, toStep, toTask, toUsageTotals } from './rows.js';
+import { USAGE_TOTALS, toStep, toTask, toUsageTotals } from './rows.js';
 import type {
   ClaimResult,
   LedgerEntry,
@@ -285,12 +285,19 @@ export class BatchState {
       return !cached && !this.#created.has(id);
     });
     if (missing.length > 0) {
-      const rows = await this.q.query(`SELECT ${TASK_SELECT}, now() AS db_now FROM tasks t WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [
+      const rows = await this.q.query('SELECT *, now() AS db_now FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [
         missing.sort(),
       ]);
+      // A separate statement, so that it sees what batches committed while this one waited for the locks
+      // (in READ COMMITTED a locking read re-checks only the locked rows, not its subqueries).
+      const seqs = await this.q.query<{ task_id: string; last_seq: number }>(
+        'SELECT task_id, max(seq) AS last_seq FROM events WHERE task_id = ANY($1::text[]) GROUP BY task_id',
+        [missing],
+      );
+      const lastSeq = new Map(seqs.map((r) => [r.task_id, Number(r.last_seq)]));
       for (const row of rows) {
         this.now = new Date(row.db_now as string | Date);
-        this.tasks.set(row.id as string, toTask(row));
+        this.tasks.set(row.id as string, { ...toTask(row), last_seq: lastSeq.get(row.id as string) ?? 0 });
       }
     } else if (this.#created.size === 0) {
       // No statement ran yet: take the batch's clock from the process (exclusive writer).

@@ -10,9 +10,17 @@ export interface ServiceProcess {
   output: () => string;
 }
 
-/** Starts `agentic serve` with the given environment and waits until it says where it listens. */
-export function startServiceProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve'], {
+/**
+ * Starts an agentic process (by default `agentic serve`; `args` picks another entry and role) with
+ * the given environment, and waits until it says it is ready (and where it listens, if it does).
+ */
+export function startServiceProcess(
+  env: Record<string, string>,
+  options: { args?: string[]; timeoutMs?: number } = {},
+): Promise<ServiceProcess> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const args = options.args ?? [join(ROOT, 'src/cli/main.ts'), 'serve'];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -20,12 +28,16 @@ export function startServiceProcess(env: Record<string, string>, timeoutMs = 60_
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), timeoutMs);
+    let ready = false;
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)"[^\n]*ready/.exec(out);
+      if (ready) return;
+      const match = /"url":("http:\/\/[^"]+"|null)[^\n]*ready/.exec(out);
       if (match) {
+        ready = true;
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, output: () => out });
+        child.removeAllListeners('exit');
+        resolve({ child, url: match[1] === 'null' ? '' : (JSON.parse(match[1]!) as string), output: () => out });
       }
     };
     child.stdout!.on('data', onData);
@@ -38,10 +50,15 @@ export function startServiceProcess(env: Record<string, string>, timeoutMs = 60_
 }
 
 export function killHard(p: ServiceProcess): Promise<void> {
+  return stopWith(p, 'SIGKILL');
+}
+
+/** Sends a signal and waits for the process to exit. */
+export function stopWith(p: ServiceProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
     if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
     p.child.removeAllListeners('exit');
     p.child.once('exit', () => resolve());
-    p.child.kill('SIGKILL');
+    p.child.kill(signal);
   });
 }

@@ -14,6 +14,7 @@ export function healthRoutes(app: App, state: { ready: () => boolean }) {
         model: app.brain.name === 'builtin' ? null : app.brain.name,
         shape: app.shape,
         role: app.role,
+        instance: app.engine.ctx.workerId,
         checks: { database: database ? 'ok' : 'unreachable' },
       };
     });
