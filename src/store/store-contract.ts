@@ -9,6 +9,8 @@ import type { Store } from './types.js';
 
 export interface StoreFixture {
   store: Store;
+  /** A second store on the same database, as another process would open it (shared engines only). */
+  peer?: Store;
   cleanup(): Promise<void>;
 }
 
@@ -111,6 +113,22 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       const events = await store.listEvents(id, 0, 1000);
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
       expect((await store.listEvents(id, 30, 5)).map((e) => e.seq)).toEqual([31, 32, 33, 34, 35]);
+    });
+
+    it('assigns gap-free seqs when two processes write to one task at once', async ({ skip }) => {
+      if (!fx.peer) return skip();
+      const { value } = await newTask();
+      const id = value.task.id;
+      const writes = (s: Store, tag: string) =>
+        Array.from({ length: 30 }, (_, i) =>
+          s.write(id, async (w) => {
+            await w.append({ type: 'partial_output', step_id: 's1', data: { text: `${tag}${i}`, attempt: 1, turn: 0 } });
+          }),
+        );
+      await Promise.all([...writes(store, 'a'), ...writes(fx.peer, 'b')]);
+      const events = await store.listEvents(id, 0, 1000);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
+      expect((await fx.peer.getTask(id))?.last_seq).toBe(61);
     });
 
     it('stores versioned plans and steps with dependencies, all pending until the engine promotes them', async () => {

@@ -16,10 +16,13 @@ if (await requirePostgres()) {
   runStoreContract('PostgreSQL', async () => {
     const schema = uniqueSchema('store');
     const store = await createStore({ databaseUrl: POSTGRES_URL, schema, poolSize: 5 });
+    const peer = await createStore({ databaseUrl: POSTGRES_URL, schema, poolSize: 5 });
     return {
       store,
+      peer,
       cleanup: async () => {
         await store.close();
+        await peer.close();
         await dropSchema(schema);
       },
     };
