@@ -11,6 +11,9 @@ import { runPlanJob } from './planning.js';
 import { failTaskForDeadline, runStepJob } from './step-runner.js';
 import { TaskSignals } from './task-signals.js';
 
+/** Delay before a job that failed for infrastructure reasons is offered again, ms. */
+const RETRY_JOB_MS = 1000;
+
 export type EngineDeps = Omit<EngineContext, 'workerId'> & { workerId?: string };
 
 export interface WorkerOptions {
@@ -62,8 +65,10 @@ export class Engine {
       if (job.kind === 'plan') await runPlanJob(this.ctx, this.#signals, job.taskId);
       else await runStepJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId, job.stepId);
     } catch (err) {
-      // Only infrastructure failures reach here (the store is down); the reconciler retries the job later.
-      this.ctx.logger.error({ job, err: String(err) }, 'job failed; it will be picked up again');
+      // Only infrastructure failures reach here (the store is unreachable): offer the job again shortly;
+      // should this process die first, the reconciler finds the work in the store.
+      this.ctx.logger.error({ job, err: String(err) }, 'job failed; offering it again');
+      setTimeout(() => void dispatch(this.ctx, [job]), RETRY_JOB_MS).unref();
     }
   }
 
@@ -86,7 +91,8 @@ export class Engine {
    * unfinished is resumed at once, each resumed task with a task_resumed event. Returns the jobs queued.
    */
   async reconcile(atStart: boolean): Promise<number> {
-    const staleMs = atStart && this.#exclusive ? 0 : Math.max(60_000, 2 * this.ctx.config.leaseMs);
+    // Work untouched for this long is presumed lost (a message Redis dropped), not merely queued.
+    const staleMs = atStart && this.#exclusive ? 0 : Math.max(3 * this.ctx.config.reconcileMs, 2 * this.ctx.config.leaseMs);
     const work = await this.ctx.store.findOrphanedWork(staleMs, 1000);
     for (const taskId of work.overdue) {
       const task = await this.ctx.store.getTask(taskId);
