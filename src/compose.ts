@@ -83,7 +83,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config, role, shape, store, bus, queue, brain, tools, engine, logger,
     startWorker: async () => {
       if (role === 'api') return;
-      await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs });
+      await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs, pollStore: shape === 'postgres' });
     },
     close: async (graceMs = config.shutdownGraceMs) => {
       if (closed) return;

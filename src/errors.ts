@@ -25,18 +25,14 @@ export const ERROR_CODES = {
   DOCUMENT_NOT_FOUND: { status: 404, category: 'user', retryable: false },
   FILE_NOT_FOUND: { status: 404, category: 'user', retryable: false },
   TOOL_NOT_FOUND: { status: 404, category: 'user', retryable: false },
-  METHOD_NOT_ALLOWED: { status: 405, category: 'user', retryable: false },
-  NOT_ACCEPTABLE: { status: 406, category: 'user', retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, category: 'user', retryable: false },
   TASK_NOT_CANCELLABLE: { status: 409, category: 'user', retryable: false },
-  TASK_ALREADY_STARTED: { status: 409, category: 'user', retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, category: 'user', retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, category: 'user', retryable: false },
   RATE_LIMITED: { status: 429, category: 'user', retryable: true },
 
   // Task and step outcomes (recorded on tasks and steps; surfaced as 4xx/5xx only when a route fails).
   PLAN_INVALID: { status: 422, category: 'model', retryable: false },
-  PLAN_TOO_LARGE: { status: 422, category: 'user', retryable: false },
   UNKNOWN_AGENT: { status: 422, category: 'model', retryable: false },
   TOOL_NOT_ALLOWED: { status: 403, category: 'model', retryable: false },
   TOOL_INPUT_INVALID: { status: 400, category: 'model', retryable: false },

@@ -116,11 +116,11 @@ describe('engine', () => {
     const r = await run('loop');
     expect(r.status).toBe('completed');
     expect((await app.store.getTask(r.id))?.final_output).toBe('sums 40,41');
-    const turns = await app.store.listTurns(r.id, 'a', 1);
+    const turns = await app.store.listTurns(r.id, 'a');
     expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([[0, 'tool_calls', 2], [1, 'tool_calls', 2], [2, 'final', 0]]);
     const calls = await app.store.listToolCalls(r.id);
     expect(calls.map((c) => [c.tool, c.status, c.idempotency_key])).toEqual(
-      expect.arrayContaining([['calculator', 'completed', `${r.id}:a:1:0:1`], ['sleep', 'completed', `${r.id}:a:1:1:0`]]),
+      expect.arrayContaining([['calculator', 'completed', `${r.id}:a:0:1`], ['sleep', 'completed', `${r.id}:a:1:0`]]),
     );
     expect(r.events.filter((e) => e.type === 'tool_call_started')).toHaveLength(4);
     expect(r.events.filter((e) => e.type === 'tool_call_completed')).toHaveLength(4);
@@ -158,6 +158,23 @@ describe('engine', () => {
     expect((await app.store.getStep(r.id, 'a'))?.attempt).toBe(3);
     expectOneEndingPerStep(r.events, ['a']);
     expect(r.events.filter((e) => e.type === 'step_started')).toHaveLength(1);
+  });
+
+  it('continues the journal on retry: a side effect made before the failure is not made again', async () => {
+    plans.set('retry-effect', [step('a')]);
+    scripts.set('retry-effect', (req) => {
+      if (req.turn === 0) return { type: 'tool_calls', calls: [{ tool: 'sink', args: { value: 'once' } }] };
+      if (req.attempt === 1) throw new AppError('BRAIN_ERROR', 'provider hiccup after the side effect');
+      return final(`after ${req.history.length} journaled turn(s)`);
+    });
+    const before = decideCalls.length;
+    const r = await run('retry-effect');
+    expect(r.status).toBe('completed');
+    expect(sinkCalls.get(`${r.id}:a:0:0`)).toBe(1);
+    expect([...sinkCalls.keys()].filter((k) => k.startsWith(r.id))).toHaveLength(1);
+    // Attempt 2 asked only for turn 1; turn 0 came from the journal.
+    expect(decideCalls.slice(before).filter((c) => c.task === r.id).map((c) => [c.attempt, c.turn])).toEqual([[1, 0], [1, 1], [2, 1]]);
+    expect((await app.store.getTask(r.id))?.final_output).toBe('after 1 journaled turn(s)');
   });
 
   it('fails after the configured attempts; the task fails with the step error code', async () => {
@@ -202,7 +219,7 @@ describe('engine', () => {
     const r = await run('endless', { max_iterations: 4 });
     expect(r.status).toBe('failed');
     expect((await app.store.getTask(r.id))?.error?.code).toBe('MAX_ITERATIONS_EXCEEDED');
-    expect(await app.store.listTurns(r.id, 'a', 1)).toHaveLength(4);
+    expect(await app.store.listTurns(r.id, 'a')).toHaveLength(4);
   });
 
   it('fails a plan with a cycle or an unknown agent with PLAN_INVALID', async () => {
@@ -258,7 +275,7 @@ describe('engine', () => {
     scripts.set('sink', (req) => (req.turn === 0 ? { type: 'tool_calls', calls: [{ tool: 'sink', args: { value: 'x' } }] } : final('stored')));
     const r = await run('sink');
     expect(r.status).toBe('completed');
-    const key = `${r.id}:a:1:0:0`;
+    const key = `${r.id}:a:0:0`;
     expect(sinkCalls.get(key)).toBe(1);
     expect((await app.store.getToolCall(key))?.effect).toBe('side_effect');
   });

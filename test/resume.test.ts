@@ -92,8 +92,8 @@ describe('resume from the journal', () => {
     expect(await waitForTask(second, taskId)).toBe('completed');
     // Turns 0 and 1 came from the journal; only turn 2 was asked of the brain again.
     expect(calls.map((c) => c.turn)).toEqual([0, 1, 2]);
-    expect(runs.get(`${taskId}:a:1:0:0`)).toBe(1);
-    expect(runs.get(`${taskId}:a:1:1:0`)).toBe(2);
+    expect(runs.get(`${taskId}:a:0:0`)).toBe(1);
+    expect(runs.get(`${taskId}:a:1:0`)).toBe(2);
     expect((await second.store.getTask(taskId))?.final_output).toBe('done after 2 turns');
     const events = await second.store.listEvents(taskId, 0, 1000);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -113,7 +113,7 @@ describe('resume from the journal', () => {
 
     const second = await open(dataDir, 'send', 'side_effect', { block: false }, runs, calls);
     expect(await waitForTask(second, taskId)).toBe('failed');
-    expect(runs.get(`${taskId}:a:1:1:0`)).toBe(1);
+    expect(runs.get(`${taskId}:a:1:0`)).toBe(1);
     const task = await second.store.getTask(taskId);
     expect(task?.error?.code).toBe('SIDE_EFFECT_UNCERTAIN');
     const failed = (await second.store.listEvents(taskId, 0, 1000)).find((e) => e.type === 'step_failed');

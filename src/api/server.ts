@@ -28,7 +28,10 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     requestIdHeader: 'x-request-id',
     // Streams can be long; the server must not time them out.
     requestTimeout: 0,
-    return503OnClosing: true,
+    // On shutdown, open streams are closed (clients resume elsewhere with Last-Event-ID) rather than
+    // holding the process open.
+    forceCloseConnections: true,
+    return503OnClosing: false,
     // Ids up to the schemas' limit reach the route; longer ones are refused by the router, in our error shape.
     routerOptions: { maxParamLength: MAX_ID_CHARS },
     frameworkErrors: sendError,

@@ -33,13 +33,13 @@ export async function serve(config: Config, role: Role, options: ServeOptions = 
   await app.startWorker();
   workerStarted = true;
   const where = app.shape === 'embedded' ? `embedded, data in ${config.dataDir}` : 'PostgreSQL';
-  app.logger.info({ url: url || null, role, shape: app.shape, brain: app.brain.name }, `agentic ${role} ready${url ? ` on ${url}` : ''} (${where}, brain: ${app.brain.name})`);
+  app.logger.info({ url: url || null, shape: app.shape, brain: app.brain.name }, `agentic ${role} ready${url ? ` on ${url}` : ''} (${where}, brain: ${app.brain.name})`);
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       app.logger.info('shutting down: no new work; finishing what runs');
       await server?.close();
-      await app.close(options.graceMs ?? 10_000);
+      await app.close(options.graceMs ?? config.shutdownGraceMs);
     })());
   if (options.handleSignals) {
     const onSignal = () => void stop().then(() => process.exit(0));

@@ -51,7 +51,7 @@ async function prepare(ctx: EngineContext, run: AttemptRun): Promise<{ journal: 
   if (!agent) throw new AppError('UNKNOWN_AGENT', `Unknown agent "${run.step.agent}"`, { details: { agent: run.step.agent } });
   // Each read only when it can find something: the hot path of a fresh step reads nothing.
   const [journal, steps, files] = await Promise.all([
-    run.resumed ? ctx.store.listTurns(run.task.id, run.step.id, run.attempt) : [],
+    run.resumed ? ctx.store.listTurns(run.task.id, run.step.id) : [],
     run.step.depends_on.length > 0 ? ctx.store.listSteps(run.task.id) : [],
     Promise.all(run.task.files.map((id) => ctx.store.getFile(id, run.task.tenant_id))),
   ]);

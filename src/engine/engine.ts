@@ -21,6 +21,11 @@ export interface WorkerOptions {
   exclusive: boolean;
   /** How often the reconciler looks for work nobody holds, ms (0: only at start). */
   reconcileEveryMs: number;
+  /**
+   * The queue does not reach other processes (PostgreSQL without Redis): the reconciler then takes
+   * all queued work from the store on every pass, so work created by another process is found.
+   */
+  pollStore?: boolean;
 }
 
 /**
@@ -34,6 +39,7 @@ export class Engine {
   readonly #leases: LeaseKeeper;
   #consumer: Consumer | undefined;
   #exclusive = false;
+  #pollStore = false;
   #reconciler: NodeJS.Timeout | undefined;
 
   constructor(deps: EngineDeps) {
@@ -62,7 +68,7 @@ export class Engine {
   /** Handles one job; failures are recorded on the task, never thrown to the queue. */
   async handle(job: Job): Promise<void> {
     try {
-      if (job.kind === 'plan') await runPlanJob(this.ctx, this.#signals, job.taskId);
+      if (job.kind === 'plan') await runPlanJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId);
       else await runStepJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId, job.stepId);
     } catch (err) {
       // Only infrastructure failures reach here (the store is unreachable): offer the job again shortly;
@@ -75,6 +81,7 @@ export class Engine {
   /** Starts taking work: resumes unfinished tasks, then consumes the queue. */
   async startWorker(options: WorkerOptions): Promise<void> {
     this.#exclusive = options.exclusive;
+    this.#pollStore = options.pollStore ?? false;
     if (options.exclusive) await this.ctx.store.releaseAllLeases();
     await this.reconcile(true);
     this.#consumer = this.ctx.queue.consume((job) => this.handle(job), { concurrency: this.ctx.config.workerConcurrency });
@@ -92,7 +99,7 @@ export class Engine {
    */
   async reconcile(atStart: boolean): Promise<number> {
     // Work untouched for this long is presumed lost (a message Redis dropped), not merely queued.
-    const staleMs = atStart && this.#exclusive ? 0 : Math.max(3 * this.ctx.config.reconcileMs, 2 * this.ctx.config.leaseMs);
+    const staleMs = (atStart && this.#exclusive) || this.#pollStore ? 0 : Math.max(3 * this.ctx.config.reconcileMs, 2 * this.ctx.config.leaseMs);
     const work = await this.ctx.store.findOrphanedWork(staleMs, 1000);
     for (const taskId of work.overdue) {
       const task = await this.ctx.store.getTask(taskId);

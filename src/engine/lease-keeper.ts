@@ -17,9 +17,10 @@ export class LeaseKeeper {
     private readonly logger: Logger,
   ) {}
 
-  /** Starts keeping the lease of a claimed step; returns the signal that fires if it is lost. */
-  track(taskId: string, stepId: string): { signal: AbortSignal; release: () => void } {
-    const key = `${taskId} ${stepId}`;
+  /** Starts keeping the lease of a claimed step (or, without a step, of a task being planned);
+   * returns the signal that fires if it is lost. */
+  track(taskId: string, stepId?: string): { signal: AbortSignal; release: () => void } {
+    const key = stepId === undefined ? taskId : `${taskId} ${stepId}`;
     const controller = new AbortController();
     this.#held.set(key, controller);
     this.#timer ??= setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
@@ -38,7 +39,7 @@ export class LeaseKeeper {
     try {
       const still = await this.store.renewLeases(this.owner, this.leaseMs);
       for (const [key, controller] of this.#held) {
-        if (!still.has(key)) controller.abort(new AppError('NOT_READY', `Lease on step ${key} was lost`));
+        if (!still.has(key)) controller.abort(new AppError('NOT_READY', `Lease on ${key} was lost`));
       }
     } catch (err) {
       // A transient store failure: the leases stay valid until they expire; try again next round.

@@ -78,10 +78,10 @@ export async function endTask(w: TaskWriter, ending: TaskEnding): Promise<void> 
   const duration_ms = sinceMs(w.task.started_at ?? w.task.created_at) ?? 0;
   const usage = usageTotals(await w.usage());
   if (ending.kind === 'cancelled') {
-    await w.updateTask({ status: 'cancelled', completed_at: now, error: { code: 'CANCELLED', message: ending.reason } });
+    await w.updateTask({ status: 'cancelled', completed_at: now, error: { code: 'CANCELLED', message: ending.reason }, lease_owner: null, lease_expires_at: null });
     await w.append({ type: 'task_cancelled', data: { reason: ending.reason, duration_ms, usage } });
   } else {
-    await w.updateTask({ status: 'failed', completed_at: now, error: ending.error });
+    await w.updateTask({ status: 'failed', completed_at: now, error: ending.error, lease_owner: null, lease_expires_at: null });
     await w.append({ type: 'task_failed', data: { error: ending.error, duration_ms, usage } });
   }
 }

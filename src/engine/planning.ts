@@ -12,9 +12,10 @@ import { endTask, promoteSteps } from './lifecycle.js';
 import { validatePlan } from './plan-validation.js';
 import { backoffDelay, sleep } from './retry.js';
 import { deadlineError } from './step-runner.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 import type { TaskSignals } from './task-signals.js';
 
-export async function runPlanJob(ctx: EngineContext, signals: TaskSignals, taskId: string): Promise<void> {
+export async function runPlanJob(ctx: EngineContext, deps: { signals: TaskSignals; leases: LeaseKeeper }, taskId: string): Promise<void> {
   const task = await beginPlanning(ctx, taskId).catch((err: unknown) => {
     if (err instanceof AppError && err.code === 'TASK_NOT_FOUND') return null;
     throw err;
@@ -22,10 +23,11 @@ export async function runPlanJob(ctx: EngineContext, signals: TaskSignals, taskI
   if (!task) return;
   const limits = taskLimits(task, ctx.config);
   const remaining = Date.parse(task.deadline_at!) - Date.now();
-  const taskSignal = await signals.acquire(taskId);
+  const lease = deps.leases.track(taskId);
+  const taskSignal = await deps.signals.acquire(taskId);
   const local = new AbortController();
   const deadline = setTimeout(() => local.abort(deadlineError(limits)), Math.max(0, remaining));
-  const signal = AbortSignal.any([taskSignal.signal, local.signal]);
+  const signal = AbortSignal.any([taskSignal.signal, lease.signal, local.signal]);
   try {
     const proposal = await proposePlan(ctx, task, limits, signal);
     const steps = validatePlan(proposal.value, { agents: AGENTS, tools: new Set(ctx.tools.names()), maxSteps: limits.maxSteps });
@@ -36,18 +38,26 @@ export async function runPlanJob(ctx: EngineContext, signals: TaskSignals, taskI
     await failPlanning(ctx, taskId, toAppError(reason, 'BRAIN_ERROR'));
   } finally {
     clearTimeout(deadline);
+    lease.release();
     taskSignal.release();
   }
 }
 
-/** pending → planning, with planning_started; returns null when the task is not waiting to be planned. */
+/**
+ * pending → planning, with planning_started, under a planning lease (so that one worker plans a
+ * task at a time). Returns null when the task is not waiting to be planned or another worker is on it.
+ */
 async function beginPlanning(ctx: EngineContext, taskId: string): Promise<TaskRecord | null> {
   return commit(ctx, taskId, async (w) => {
     const t = w.task;
     if (!t.queued_at || (t.status !== 'pending' && t.status !== 'planning') || t.plan_version > 0) return null;
+    const now = w.now().getTime();
+    const heldByOther = t.lease_owner !== null && t.lease_owner !== ctx.workerId && Date.parse(t.lease_expires_at ?? '') > now;
+    if (heldByOther) return null;
     const started_at = t.started_at ?? new Date().toISOString();
     const deadline_at = t.deadline_at ?? new Date(Date.parse(started_at) + taskLimits(t, ctx.config).timeoutMs).toISOString();
-    await w.updateTask({ status: 'planning', started_at, deadline_at, brain: ctx.brain.name });
+    const lease_expires_at = new Date(now + ctx.config.leaseMs).toISOString();
+    await w.updateTask({ status: 'planning', started_at, deadline_at, brain: ctx.brain.name, lease_owner: ctx.workerId, lease_expires_at });
     if (t.status === 'pending') await w.append({ type: 'planning_started', data: { brain: ctx.brain.name, deadline_at } });
     return w.task;
   });
@@ -75,7 +85,7 @@ async function storePlan(ctx: EngineContext, task: TaskRecord, proposal: BrainRe
     if (w.task.status !== 'planning' || w.task.plan_version !== 0) return [];
     if (proposal.usage) await w.recordUsage({ ...proposal.usage, purpose: 'plan' });
     await w.insertPlan(1, ctx.brain.name, proposal.value.rationale ?? '', steps);
-    await w.updateTask({ status: 'running', plan_version: 1 });
+    await w.updateTask({ status: 'running', plan_version: 1, lease_owner: null, lease_expires_at: null });
     await w.append({
       type: 'plan_created',
       data: {

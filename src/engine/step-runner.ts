@@ -97,7 +97,9 @@ async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): 
         return handleAbort(ctx, run, abort);
       }
       attempt = next.attempt;
-      resumed = false;
+      // The next attempt continues the step's journal: decisions made are not asked again, and
+      // calls that finished are not run again.
+      resumed = true;
     }
   }
 }

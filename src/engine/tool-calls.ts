@@ -13,13 +13,15 @@ import type { LedgerEntry, TaskWriter } from '../store/types.js';
 import type { FileAccess, ToolContext, ToolEffect } from '../tools/types.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, type EngineContext } from './context.js';
+import { sleep } from './retry.js';
 
+/** Derived from (task, step, turn, call index): stable across resumes and retries of the step. */
 export function idempotencyKey(run: AttemptRun, turn: number, index: number): string {
-  return `${run.task.id}:${run.step.id}:${run.attempt}:${turn}:${index}`;
+  return `${run.task.id}:${run.step.id}:${turn}:${index}`;
 }
 
 export function callId(run: AttemptRun, turn: number, index: number): string {
-  return `${run.step.id}.${run.attempt}.${turn}.${index}`;
+  return `${run.step.id}.${turn}.${index}`;
 }
 
 export function effectOf(ctx: EngineContext, tool: string): ToolEffect {
@@ -94,7 +96,7 @@ export async function runToolCalls(
   };
   if (toRun.every((p) => p.effect === 'read_only')) await Promise.all(toRun.map(one));
   else for (const p of toRun) await one(p);
-  if (toRun.length === 0) await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, run.attempt, turn, observations));
+  if (toRun.length === 0) await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, turn, observations));
   return observations;
 }
 
@@ -158,7 +160,9 @@ async function execute(
   const duration_ms = Math.round(performance.now() - started);
   observations[p.index] = observation;
   const last = --finishing.remaining === 0;
-  await commit(ctx, run.task.id, async (w) => {
+  // The call has acted; losing its record now would make a retry repeat it, so keep trying through
+  // a passing store outage.
+  await commitSurely(ctx, run, async (w) => {
     await w.finishToolCall(key, { ok: observation.ok, result: observation.result, error: observation.error, duration_ms });
     await w.append({
       type: 'tool_call_completed',
@@ -171,10 +175,24 @@ async function execute(
         ...(observation.ok ? { result: observation.result } : { error: observation.error }),
       },
     });
-    if (last) await w.completeTurn(run.step.id, run.attempt, turn, observations);
+    if (last) await w.completeTurn(run.step.id, turn, observations);
   });
   return observation;
 }
+
+async function commitSurely(ctx: EngineContext, run: AttemptRun, fn: (w: TaskWriter) => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await commit(ctx, run.task.id, fn);
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'STORE_ERROR') || attempt >= RECORD_ATTEMPTS || run.signal.aborted) throw err;
+      await sleep(Math.min(2000, 100 * 2 ** attempt));
+    }
+  }
+}
+
+/** Tries to record a finished call's result before giving up on a store that is down (about 20 s). */
+const RECORD_ATTEMPTS = 12;
 
 function toolContext(ctx: EngineContext, run: AttemptRun, key: string): ToolContext {
   return {

@@ -15,7 +15,7 @@ const event = (task_id: string, seq: number): TaskEvent => ({
   data: { text: `t${seq}`, attempt: 1, turn: 0 },
 });
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > end) throw new Error('condition not met in time');

@@ -44,7 +44,6 @@ export interface EventDataMap {
     duration_ms: number;
     result?: unknown;
     error?: ErrorInfo;
-    replayed?: boolean;
   };
   step_retrying: { attempt: number; next_attempt: number; delay_ms: number; error: ErrorInfo };
   step_completed: { attempt: number; output: string; duration_ms: number; usage: Usage };

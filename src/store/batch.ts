@@ -220,8 +220,7 @@ interface PlanRow {
 }
 
 const stepKey = (taskId: string, stepId: string) => `${taskId}\u0000${stepId}`;
-const turnKey = (t: { task_id: string; step_id: string; attempt: number; turn: number }) =>
-  `${t.task_id}\u0000${t.step_id}\u0000${t.attempt}\u0000${t.turn}`;
+const turnKey = (t: { task_id: string; step_id: string; turn: number }) => `${t.task_id}\u0000${t.step_id}\u0000${t.turn}`;
 
 /** A batch's view of the rows it touches, and the changes to write at the end. */
 export class BatchState {
@@ -465,6 +464,10 @@ class BatchTaskWriter implements TaskWriter {
     return this.state.now.toISOString();
   }
 
+  now(): Date {
+    return this.state.now;
+  }
+
   async updateTask(patch: TaskPatch): Promise<void> {
     this.#task = { ...this.#task, ...stripUndefined(patch), updated_at: this.#nowIso() };
     this.#taskDirty = true;
@@ -534,10 +537,10 @@ class BatchTaskWriter implements TaskWriter {
     this.#turns.set(turnKey(row), row);
   }
 
-  async completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void> {
-    const key = turnKey({ task_id: this.#task.id, step_id: stepId, attempt, turn });
+  async completeTurn(stepId: string, turn: number, observations: Observation[]): Promise<void> {
+    const key = turnKey({ task_id: this.#task.id, step_id: stepId, turn });
     const earlier = this.#turns.get(key) ?? this.state.turns.get(key);
-    const base: TurnRow = earlier ?? { task_id: this.#task.id, step_id: stepId, attempt, turn, insert: false };
+    const base: TurnRow = earlier ?? { task_id: this.#task.id, step_id: stepId, attempt: 0, turn, insert: false };
     this.#turns.set(key, { ...base, observations, completed_at: this.#nowIso() });
   }
 
@@ -692,9 +695,8 @@ SELECT x.task_id, x.step_id, x.attempt, x.turn, x.decision, x.observations, x.co
 
 const TURNS_UPDATE = `
 UPDATE turns t SET observations = x.observations, completed_at = x.completed_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, observations jsonb,
-       completed_at timestamptz)
- WHERE t.task_id = x.task_id AND t.step_id = x.step_id AND t.attempt = x.attempt AND t.turn = x.turn`;
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, turn int, observations jsonb, completed_at timestamptz)
+ WHERE t.task_id = x.task_id AND t.step_id = x.step_id AND t.turn = x.turn`;
 
 const CALLS_INSERT = `
 INSERT INTO tool_calls (idempotency_key, task_id, step_id, attempt, turn, call_index, tool, effect, args, status, result,
@@ -727,8 +729,9 @@ SELECT x.task_id, x.seq, x.type, x.step_id, x.data, x.created_at
 const TASKS_UPDATE = `
 UPDATE tasks t SET status = x.status, final_output = x.final_output, error = x.error, plan_version = x.plan_version,
        brain = x.brain, updated_at = x.updated_at, queued_at = x.queued_at,
-       started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at
+       started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at,
+       lease_owner = x.lease_owner, lease_expires_at = x.lease_expires_at
   FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, final_output text, error jsonb, plan_version int,
        brain text, updated_at timestamptz, queued_at timestamptz, started_at timestamptz,
-       completed_at timestamptz, deadline_at timestamptz)
+       completed_at timestamptz, deadline_at timestamptz, lease_owner text, lease_expires_at timestamptz)
  WHERE t.id = x.id`;

@@ -87,7 +87,7 @@ CREATE TABLE turns (
   observations jsonb,
   created_at   timestamptz NOT NULL DEFAULT now(),
   completed_at timestamptz,
-  PRIMARY KEY (task_id, step_id, attempt, turn),
+  PRIMARY KEY (task_id, step_id, turn),
   FOREIGN KEY (task_id, step_id) REFERENCES steps(task_id, id) ON DELETE CASCADE
 );
 

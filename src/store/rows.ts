@@ -35,6 +35,8 @@ export function toTask(r: Row): TaskRecord {
     started_at: isoOrNull(r.started_at),
     completed_at: isoOrNull(r.completed_at),
     deadline_at: isoOrNull(r.deadline_at),
+    lease_owner: (r.lease_owner as string | null) ?? null,
+    lease_expires_at: isoOrNull(r.lease_expires_at),
   };
 }
 

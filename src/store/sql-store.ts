@@ -89,8 +89,9 @@ export class SqlStore implements Store {
         WHERE status = ANY($3::text[]) AND deadline_at < now()
        UNION ALL
        SELECT 'plan', id, NULL FROM tasks
-        WHERE status IN ('pending', 'planning') AND queued_at IS NOT NULL
-          AND (deadline_at IS NULL OR deadline_at >= now()) AND updated_at <= now() - ($1::int * interval '1 millisecond')
+        WHERE queued_at IS NOT NULL AND (deadline_at IS NULL OR deadline_at >= now())
+          AND ((status = 'pending' AND updated_at <= now() - ($1::int * interval '1 millisecond'))
+            OR (status = 'planning' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
        UNION ALL
        SELECT 'step', s.task_id, s.id FROM steps s JOIN tasks t ON t.id = s.task_id
         WHERE t.status = 'running' AND (t.deadline_at IS NULL OR t.deadline_at >= now())
@@ -131,19 +132,23 @@ export class SqlStore implements Store {
   }
 
   async renewLeases(owner: string, leaseMs: number): Promise<Set<string>> {
-    const rows = await this.db.query<{ task_id: string; id: string }>(
-      `UPDATE steps SET lease_expires_at = now() + ($2::int * interval '1 millisecond')
-        WHERE lease_owner = $1 AND status = 'running' RETURNING task_id, id`,
+    const rows = await this.db.query<{ task_id: string; id: string | null }>(
+      `WITH s AS (UPDATE steps SET lease_expires_at = now() + ($2::int * interval '1 millisecond')
+                   WHERE lease_owner = $1 AND status = 'running' RETURNING task_id, id),
+            t AS (UPDATE tasks SET lease_expires_at = now() + ($2::int * interval '1 millisecond')
+                   WHERE lease_owner = $1 AND status = 'planning' RETURNING id AS task_id, NULL::text AS id)
+       SELECT * FROM s UNION ALL SELECT * FROM t`,
       [owner, leaseMs],
     );
-    const held = new Set(rows.map((r) => `${r.task_id} ${r.id}`));
+    const held = new Set(rows.map((r) => (r.id === null ? r.task_id : `${r.task_id} ${r.id}`)));
     this.#writes.cache?.renewed(held, new Date(Date.now() + leaseMs).toISOString());
     return held;
   }
 
   async releaseLeases(owner: string): Promise<Array<{ task_id: string; step_id: string }>> {
     const rows = await this.db.query<{ task_id: string; id: string }>(
-      `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING task_id, id`,
+      `WITH t AS (UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1)
+       UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 RETURNING task_id, id`,
       [owner],
     );
     this.#writes.cache?.clear();
@@ -152,17 +157,19 @@ export class SqlStore implements Store {
 
   async releaseAllLeases(): Promise<number> {
     const rows = await this.db.query(
-      `UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL RETURNING id`,
+      `WITH s AS (UPDATE steps SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL RETURNING id),
+            t AS (UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL RETURNING id)
+       SELECT id FROM s UNION ALL SELECT id FROM t`,
     );
     this.#writes.cache?.clear();
     return rows.length;
   }
 
-  async listTurns(taskId: string, stepId: string, attempt: number): Promise<JournalTurn[]> {
-    const rows = await this.db.query(
-      'SELECT turn, decision, observations FROM turns WHERE task_id = $1 AND step_id = $2 AND attempt = $3 ORDER BY turn',
-      [taskId, stepId, attempt],
-    );
+  async listTurns(taskId: string, stepId: string): Promise<JournalTurn[]> {
+    const rows = await this.db.query('SELECT turn, decision, observations FROM turns WHERE task_id = $1 AND step_id = $2 ORDER BY turn', [
+      taskId,
+      stepId,
+    ]);
     return rows.map((r) => ({
       turn: r.turn as number,
       decision: r.decision as Decision,

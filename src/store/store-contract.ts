@@ -212,7 +212,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         expect(await w.updateStep('s1', { status: 'running' }, { status: ['pending'] })).toBe(true);
         expect((await w.listSteps()).map((s) => s.status)).toEqual(['running', 'pending', 'pending']);
       });
-      const key = `${id}:s1:1:0:0`;
+      const key = `${id}:s1:0:0`;
       await store.write(id, async (w) => {
         await w.insertTurn('s1', 1, 0, { type: 'tool_calls', calls: [{ tool: 'calculator', args: { expression: '1+1' } }] });
         await w.startToolCall({
@@ -220,18 +220,18 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
           tool: 'calculator', effect: 'read_only', args: { expression: '1+1' },
         });
       });
-      expect(await store.listTurns(id, 's1', 1)).toEqual([
+      expect(await store.listTurns(id, 's1')).toEqual([
         { turn: 0, decision: { type: 'tool_calls', calls: [{ tool: 'calculator', args: { expression: '1+1' } }] }, observations: null },
       ]);
       expect((await store.getToolCall(key))?.status).toBe('started');
       await store.write(id, async (w) => {
         await w.finishToolCall(key, { ok: true, result: { result: 2 }, duration_ms: 3 });
-        await w.completeTurn('s1', 1, 0, [{ call_id: 'c0', tool: 'calculator', args: {}, ok: true, result: { result: 2 } }]);
+        await w.completeTurn('s1', 0, [{ call_id: 'c0', tool: 'calculator', args: {}, ok: true, result: { result: 2 } }]);
         await w.insertTurn('s1', 1, 1, { type: 'final', output: { text: '2', sources: [] } });
       });
       const entry = await store.getToolCall(key);
       expect(entry).toMatchObject({ status: 'completed', result: { result: 2 }, duration_ms: 3 });
-      const turns = await store.listTurns(id, 's1', 1);
+      const turns = await store.listTurns(id, 's1');
       expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([
         [0, 'tool_calls', 1],
         [1, 'final', 0],

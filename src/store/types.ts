@@ -57,6 +57,9 @@ export interface TaskRecord {
   started_at: string | null;
   completed_at: string | null;
   deadline_at: string | null;
+  /** Who is planning the task, until when (a planning lease, like a step's). */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
 }
 
 /** Per-task limits; each overrides the service default when given. */
@@ -159,7 +162,17 @@ export interface NewTask {
 export type TaskPatch = Partial<
   Pick<
     TaskRecord,
-    'status' | 'final_output' | 'error' | 'plan_version' | 'brain' | 'queued_at' | 'started_at' | 'completed_at' | 'deadline_at'
+    | 'status'
+    | 'final_output'
+    | 'error'
+    | 'plan_version'
+    | 'brain'
+    | 'queued_at'
+    | 'started_at'
+    | 'completed_at'
+    | 'deadline_at'
+    | 'lease_owner'
+    | 'lease_expires_at'
   >
 >;
 
@@ -181,6 +194,8 @@ export interface UsageRecord extends ModelUsage {
 export interface TaskWriter {
   /** The task as locked at the start of the transaction (updated by `updateTask`). */
   readonly task: TaskRecord;
+  /** The database's clock at the start of the transaction (leases are judged by it). */
+  now(): Date;
   updateTask(patch: TaskPatch): Promise<void>;
   insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void>;
   /** The task's steps as this transaction sees them. */
@@ -194,9 +209,12 @@ export interface TaskWriter {
    * the task's tenant already has that many steps running. Returns the step as claimed, or why not.
    */
   claimStep(stepId: string, owner: string, leaseMs: number, options?: { tenantMaxRunning?: number }): Promise<ClaimResult>;
-  /** Journals a decision as turn `turn` of the attempt (observations follow in `completeTurn`). */
+  /**
+   * Journals a decision as turn `turn` of the step (numbered across attempts: a retry continues the
+   * journal), made in `attempt`. Observations follow in `completeTurn`.
+   */
   insertTurn(stepId: string, attempt: number, turn: number, decision: Decision): Promise<void>;
-  completeTurn(stepId: string, attempt: number, turn: number, observations: Observation[]): Promise<void>;
+  completeTurn(stepId: string, turn: number, observations: Observation[]): Promise<void>;
   startToolCall(entry: Omit<LedgerEntry, 'status' | 'result' | 'error' | 'started_at' | 'finished_at' | 'duration_ms'>): Promise<void>;
   finishToolCall(key: string, outcome: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void>;
   recordUsage(usage: UsageRecord): Promise<void>;
@@ -217,7 +235,7 @@ export interface TaskUsageSummary extends Usage {
 }
 
 export interface Store extends DocumentStore, FileStore {
-  /** Creates a task with its task_created event (and task_started when `start`). With an idempotency
+  /** Creates a task with its task_created event (queued for planning when `start`). With an idempotency
    * key seen before, returns the existing task (`created` false) or throws IDEMPOTENCY_CONFLICT. */
   createTask(task: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>>;
   /** Locks the task row and runs `fn` in one transaction; returns the events it appended. */
@@ -240,15 +258,18 @@ export interface Store extends DocumentStore, FileStore {
   getStep(taskId: string, stepId: string): Promise<StepRecord | null>;
   listSteps(taskId: string): Promise<StepRecord[]>;
 
-  /** Extends every lease `owner` holds on running steps; returns the steps still held ("taskId stepId"). */
+  /**
+   * Extends every lease `owner` holds: on running steps ("taskId stepId") and on tasks being planned
+   * ("taskId"). Returns the leases still held.
+   */
   renewLeases(owner: string, leaseMs: number): Promise<Set<string>>;
   /** Gives up `owner`'s leases so other workers may take the steps at once (graceful shutdown); returns those steps. */
   releaseLeases(owner: string): Promise<Array<{ task_id: string; step_id: string }>>;
   /** Drops every lease (a single embedded process starting up owns all work). */
   releaseAllLeases(): Promise<number>;
 
-  /** The journal of one step attempt, oldest turn first. */
-  listTurns(taskId: string, stepId: string, attempt: number): Promise<JournalTurn[]>;
+  /** The journal of a step (all its attempts), oldest turn first. */
+  listTurns(taskId: string, stepId: string): Promise<JournalTurn[]>;
   getToolCall(key: string): Promise<LedgerEntry | null>;
   listToolCalls(taskId: string): Promise<LedgerEntry[]>;
   taskUsage(taskId: string): Promise<TaskUsageSummary>;

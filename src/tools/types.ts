@@ -67,7 +67,7 @@ export interface ToolDefinition<I = unknown, O = unknown> {
   run(input: I, ctx: ToolContext): Promise<O>;
 }
 
-/** A tool as listed by the registry (and `GET /v1/tools`). */
+/** A tool as the registry describes it, with JSON Schemas of its input and output. */
 export interface ToolDescriptor {
   name: string;
   description: string;
