@@ -10,7 +10,7 @@
  * and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,8 +51,16 @@ function startProcess(role: string, env: Record<string, string>): Promise<Proc> 
       const m = /"url":("http:\/\/[^"]+"|null)[^\n]*ready/.exec(out);
       if (m) {
         child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
+        // BENCH_LOG_DIR keeps each process's log (for looking into a slow run); otherwise it is dropped.
+        if (process.env.BENCH_LOG_DIR) {
+          const log = createWriteStream(join(process.env.BENCH_LOG_DIR, `${role}-${child.pid}.log`));
+          log.write(out);
+          child.stdout!.pipe(log);
+          child.stderr!.pipe(log);
+        } else {
+          child.stdout!.resume();
+          child.stderr!.resume();
+        }
         resolve({ child, url: m[1] === 'null' ? undefined : JSON.parse(m[1]!) });
       }
     };
@@ -120,6 +128,7 @@ const distributed: Shape = {
       url: api.url!,
       procs: [api, ...workers],
       cleanup: async () => {
+        if (process.env.BENCH_KEEP) return console.error(`kept schema ${schema}`);
         const client = new pg.Client({ connectionString: DB_URL });
         await client.connect();
         await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
@@ -185,6 +194,7 @@ async function w1(shape: Shape) {
           const id = await createTask(svc.url);
           if ((await follow(svc.url, id)) !== 'task_completed') failed++;
           latencies.push(nowMs() - start);
+          if (nowMs() - start > 5000) console.error(`slow task ${id}: ${Math.round(nowMs() - start)} ms`);
         }
       }),
     );
@@ -196,6 +206,7 @@ async function w1(shape: Shape) {
       tasks_per_s: round(TASKS / wall),
       p50_ms: round(pct(latencies, 50)),
       p99_ms: round(pct(latencies, 99)),
+      max_ms: round(latencies.at(-1) ?? NaN),
       peak_rss_mb: svc.procs.map((p) => peakRssMb(p.child.pid!)),
     };
   } finally {

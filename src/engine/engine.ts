@@ -39,6 +39,8 @@ export class Engine {
   readonly #leases: LeaseKeeper;
   #consumer: Consumer | undefined;
   #exclusive = false;
+  /** Jobs this process is working on now. */
+  readonly #running = new Set<string>();
   #pollStore = false;
   #reconciler: NodeJS.Timeout | undefined;
 
@@ -67,6 +69,11 @@ export class Engine {
 
   /** Handles one job; failures are recorded on the task, never thrown to the queue. */
   async handle(job: Job): Promise<void> {
+    // A duplicate delivery of work this process is already doing is dropped: the lease would let this
+    // same worker claim it again, and it must not run twice at once.
+    const key = job.kind === 'plan' ? `plan ${job.taskId}` : `${job.taskId} ${job.stepId}`;
+    if (this.#running.has(key)) return;
+    this.#running.add(key);
     try {
       if (job.kind === 'plan') await runPlanJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId);
       else await runStepJob(this.ctx, { signals: this.#signals, leases: this.#leases }, job.taskId, job.stepId);
@@ -75,6 +82,8 @@ export class Engine {
       // should this process die first, the reconciler finds the work in the store.
       this.ctx.logger.error({ job, err: String(err) }, 'job failed; offering it again');
       setTimeout(() => void dispatch(this.ctx, [job]), RETRY_JOB_MS).unref();
+    } finally {
+      this.#running.delete(key);
     }
   }
 

@@ -7,7 +7,8 @@ import type { Store } from '../store/types.js';
  * length, and a step whose lease was lost (taken over after an expiry) has its run aborted at once.
  */
 export class LeaseKeeper {
-  readonly #held = new Map<string, AbortController>();
+  readonly #held = new Map<string, { controller: AbortController; since: number }>();
+  #round = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -22,13 +23,15 @@ export class LeaseKeeper {
   track(taskId: string, stepId?: string): { signal: AbortSignal; release: () => void } {
     const key = stepId === undefined ? taskId : `${taskId} ${stepId}`;
     const controller = new AbortController();
-    this.#held.set(key, controller);
+    // Remember the renewal round it started in: a renewal already under way cannot know of it.
+    const entry = { controller, since: this.#round };
+    this.#held.set(key, entry);
     this.#timer ??= setInterval(() => void this.#renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
     this.#timer.unref();
     return {
       signal: controller.signal,
       release: () => {
-        if (this.#held.get(key) === controller) this.#held.delete(key);
+        if (this.#held.get(key) === entry) this.#held.delete(key);
         if (this.#held.size === 0) this.#stop();
       },
     };
@@ -36,10 +39,11 @@ export class LeaseKeeper {
 
   async #renew(): Promise<void> {
     if (this.#held.size === 0) return;
+    const round = ++this.#round;
     try {
       const still = await this.store.renewLeases(this.owner, this.leaseMs);
-      for (const [key, controller] of this.#held) {
-        if (!still.has(key)) controller.abort(new AppError('NOT_READY', `Lease on ${key} was lost`));
+      for (const [key, { controller, since }] of this.#held) {
+        if (since < round && !still.has(key)) controller.abort(new AppError('NOT_READY', `Lease on ${key} was lost`));
       }
     } catch (err) {
       // A transient store failure: the leases stay valid until they expire; try again next round.
