@@ -4,7 +4,7 @@
  * | | embedded (no DATABASE_URL) | postgres (DATABASE_URL) | distributed (DATABASE_URL + REDIS_URL) |
  * |---|---|---|---|
  * | store | PGlite in AGENTIC_DATA_DIR | PostgreSQL | PostgreSQL |
- * | work queue | in-process | in-process | Redis Streams |
+ * | work queue | in-process | in-process; API-only processes leave work in the store, which workers poll | Redis Streams |
  * | live events | in-process | in-process | Redis pub/sub |
  */
 import { randomUUID } from 'node:crypto';
@@ -17,7 +17,7 @@ import { Engine } from './engine/index.js';
 import { AppError } from './errors.js';
 import { InProcessEventBus, RedisEventBus, type EventBus } from './events/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { InProcessWorkQueue, RedisStreamsQueue, type WorkQueue } from './queue/index.js';
+import { InProcessWorkQueue, PolledQueue, RedisStreamsQueue, type WorkQueue } from './queue/index.js';
 import { createStore, type Store } from './store/index.js';
 import { createToolRegistry, type ToolRegistry } from './tools/index.js';
 
@@ -74,7 +74,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const bus: EventBus = redis ? new RedisEventBus(redis, config.redisPrefix) : new InProcessEventBus();
   const queue: WorkQueue = redis
     ? new RedisStreamsQueue(redis, { prefix: config.redisPrefix, consumer: workerId, claimIdleMs: config.leaseMs })
-    : new InProcessWorkQueue();
+    : shape === 'postgres' && role === 'api'
+      ? new PolledQueue(() => store.countBacklog())
+      : new InProcessWorkQueue();
   const brain = options.brain ?? createBuiltinBrain();
   const tools = options.tools ?? createToolRegistry();
   const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });

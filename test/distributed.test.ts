@@ -113,3 +113,32 @@ describe.skipIf(!run)('distributed: 2 API instances, 3 workers, nginx', () => {
     expect(String((log.at(-1)?.data as { final_output: string }).final_output)).toContain('1,000');
   });
 });
+
+describe.skipIf(!run)('PostgreSQL without Redis: separate API and worker processes', () => {
+  const pgSchema = uniqueSchema('pgonly');
+  const procs: ServiceProcess[] = [];
+  afterAll(async () => {
+    for (const p of procs) await killHard(p);
+    await dropSchema(pgSchema);
+  });
+
+  it('the worker finds work the API left in the store, and backpressure counts it', async () => {
+    const pgEnv = { DATABASE_URL: POSTGRES_URL, AGENTIC_DB_SCHEMA: pgSchema, AGENTIC_RECONCILE_MS: '300', AGENTIC_MAX_BACKLOG: '3' };
+    const cli = join(ROOT, 'src/cli/main.ts');
+    const api = await startServiceProcess(pgEnv, { args: [cli, 'serve', '--role', 'api'] });
+    procs.push(api);
+    expect((await json<{ shape: string }>(`${api.url}/health`)).shape).toBe('postgres');
+    const post = () => fetch(`${api.url}/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":"What is 6 * 7?"}' });
+    // No worker yet: the backlog grows in the store until it refuses more.
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await post()).status);
+    expect(statuses).toEqual([202, 202, 202, 429]);
+    procs.push(await startServiceProcess(pgEnv, { args: [cli, 'worker'] }));
+    const listed = await json<{ items: Array<{ id: string }> }>(`${api.url}/v1/tasks?limit=10`);
+    for (const t of listed.items) {
+      const log = await events(api.url, t.id);
+      expect(log.at(-1)?.type).toBe('task_completed');
+    }
+    expect((await post()).status).toBe(202);
+  });
+});

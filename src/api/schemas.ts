@@ -35,7 +35,7 @@ const cursor = () => text().max(500).optional();
 export const taskOptionsSchema = z
   .object({
     max_steps: z.number().int().min(1).max(200).optional().describe('Largest plan allowed (capped by AGENTIC_MAX_STEPS).'),
-    max_iterations: z.number().int().min(1).max(1000).optional().describe('Agent-loop turns per step attempt (capped by AGENTIC_MAX_ITERATIONS).'),
+    max_iterations: z.number().int().min(1).max(1000).optional().describe('Agent-loop turns per step, retries included (capped by AGENTIC_MAX_ITERATIONS).'),
     max_parallel_steps: z.number().int().min(1).max(64).optional().describe('Steps of this task that may run at once.'),
     timeout_ms: z.number().int().min(100).max(7 * 24 * 3600 * 1000).optional().describe('Wall-clock deadline from the start, ms.'),
     retry_attempts: z.number().int().min(1).max(20).optional().describe('Attempts per step, the first included.'),

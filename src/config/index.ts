@@ -40,7 +40,7 @@ export const configSchema = z.object({
   maxParallelSteps: int(1, 64).default(4),
   /** Largest plan a task may have. Env `AGENTIC_MAX_STEPS`. @defaultValue 20 */
   maxSteps: int(1, 200).default(20),
-  /** Agent-loop turns allowed per step attempt. Env `AGENTIC_MAX_ITERATIONS`. @defaultValue 10 */
+  /** Agent-loop turns allowed per step (a retry continues the same count). Env `AGENTIC_MAX_ITERATIONS`. @defaultValue 10 */
   maxIterations: int(1, 1000).default(10),
   /** Wall-clock limit of a task from its start, in ms. Env `AGENTIC_TASK_TIMEOUT_MS`. @defaultValue 600000 */
   taskTimeoutMs: int(100, 7 * 24 * 3600 * 1000).default(600_000),

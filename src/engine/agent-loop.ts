@@ -1,5 +1,5 @@
 /**
- * The agent loop of one step attempt, in phases: prepare (journal, dependencies, tools), then per
+ * The agent loop of a step (one attempt at it; a retry continues its journal), in phases: prepare (journal, dependencies, tools), then per
  * turn decide (ask the brain, journal the decision) and observe (run tool calls, journal the
  * results), until the brain gives a final output or the iteration cap is reached. A turn already in
  * the journal is replayed from it: its decision is not requested again and its finished tool calls
@@ -21,7 +21,7 @@ export interface AttemptRun {
   signal: AbortSignal;
   /** Tools this step may call: the agent's tools that the registry has. */
   allowedTools: ReadonlySet<string>;
-  /** The attempt ran before (in a process that stopped), so it may have a journal to replay. */
+  /** The step ran before (a stopped process, or an earlier attempt), so its journal may have turns to replay. */
   resumed: boolean;
 }
 

@@ -9,7 +9,7 @@
  * - Step: one node of the plan, given to one agent (researcher, analyst, writer …). It runs when
  *   its dependencies completed, under a lease held by one worker at a time.
  * - Attempt: one try at a step. A retryable failure starts the next attempt after a backoff.
- * - Turn: one round of the agent loop inside an attempt: the brain decides (tool calls or a final
+ * - Turn: one round of a step's agent loop: the brain decides (tool calls or a final
  *   output), the tools run, the results are observed. Each turn is journaled before the next starts.
  * - Lease: a worker's claim on a running step (owner, expiry, heartbeat). An expired lease may be
  *   taken over; writes by a worker that lost its lease change nothing.

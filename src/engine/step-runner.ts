@@ -76,7 +76,7 @@ interface StepRun {
   signal: AbortSignal;
 }
 
-/** `resumed`: the step ran before in another process, so its current attempt may have a journal to replay. */
+/** `resumed`: the step ran before (in another process, or an earlier attempt), so its journal may have turns to replay. */
 async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): Promise<void> {
   let attempt = run.step.attempt;
   // A step may use its agent's tools and the tools its plan gave it, where the registry has them.

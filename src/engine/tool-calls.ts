@@ -1,6 +1,6 @@
 /**
  * Runs one turn's tool calls through the tool-call ledger. Each call has an idempotency key derived
- * from (task, step, attempt, turn, call index) and is recorded as started, then as finished with its
+ * from (task, step, turn, call index) and is recorded as started, then as finished with its
  * result, each record committed with its event. Read-only and idempotent calls are recorded as
  * started together with the decision that makes them; a side-effecting call gets its own "started"
  * record right before it runs. On resume, a finished call returns its recorded result; a call

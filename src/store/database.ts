@@ -213,7 +213,7 @@ async function ensureSchema(connectionString: string, schema: string): Promise<v
   }
 }
 
-/** Applies pending migrations in order, each in its own transaction, under an advisory lock so that
+/** Applies pending migrations in order, in one transaction, under an advisory lock so that
  * processes starting together do not race. Returns the versions applied. */
 export async function migrate(db: Database): Promise<number[]> {
   return db.transaction(async (q) => {

@@ -109,6 +109,14 @@ export class SqlStore implements Store {
     return work;
   }
 
+  async countBacklog(): Promise<number> {
+    const rows = await this.db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM tasks WHERE status = 'pending' AND queued_at IS NOT NULL)::int
+            + (SELECT count(*) FROM steps WHERE status = 'ready')::int AS n`,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   async getPlan(taskId: string, version: number): Promise<PlanRecord | null> {
     const rows = await this.db.query('SELECT * FROM plans WHERE task_id = $1 AND version = $2', [taskId, version]);
     return rows[0] ? toPlan(rows[0]) : null;

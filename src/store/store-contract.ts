@@ -316,6 +316,20 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       expect((await store.listFiles({ tenantId: 'acme', limit: 100 })).items.map((x) => x.id)).toContain(f.id);
     });
 
+    it('counts the backlog: queued tasks not yet planned and ready steps', async () => {
+      const before = await store.countBacklog();
+      const { value } = await newTask();
+      await newTask({ start: false });
+      expect(await store.countBacklog()).toBe(before + 1);
+      await store.write(value.task.id, async (w) => {
+        await w.updateTask({ status: 'running' });
+        await w.insertPlan(1, 'builtin', '', plan);
+        await w.updateStep('s1', { status: 'ready' });
+        await w.updateStep('s2', { status: 'ready' });
+      });
+      expect(await store.countBacklog()).toBe(before + 2);
+    });
+
     it('answers ping', async () => {
       expect(await store.ping()).toBe(true);
     });

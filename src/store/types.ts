@@ -252,6 +252,8 @@ export interface Store extends DocumentStore, FileStore {
    * released), and unfinished tasks past their deadline.
    */
   findOrphanedWork(staleMs: number, limit: number): Promise<OrphanedWork>;
+  /** Work waiting for a worker: tasks queued but not yet planned, and steps ready but not yet claimed. */
+  countBacklog(): Promise<number>;
 
   getPlan(taskId: string, version: number): Promise<PlanRecord | null>;
   listPlans(taskId: string): Promise<PlanRecord[]>;
