@@ -56,17 +56,19 @@ export class SqlStore implements Store {
 
   async listTasks(query: { tenantId?: string; status?: TaskStatus[]; limit: number; cursor?: string }): Promise<Page<TaskRecord>> {
     const { where, params } = taskFilter(query);
+    return this.#page(`SELECT ${TASK_SELECT}, ${CURSOR_TS} FROM tasks t`, where, params, query, toTask);
+  }
+
+  /** One page, newest first, of `select` filtered by `where`, continuing after the query's cursor. */
+  async #page<T>(select: string, where: string[], params: unknown[], query: { limit: number; cursor?: string }, map: (r: Row) => T): Promise<Page<T>> {
     const cursor = query.cursor ? decodeCursor(query.cursor) : null;
     if (cursor) {
       params.push(cursor[0], cursor[1]);
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
     }
     params.push(query.limit + 1);
-    const rows = await this.db.query(
-      `SELECT ${TASK_SELECT}, ${CURSOR_TS} FROM tasks t ${whereSql(where)} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-      params,
-    );
-    return page(rows, query.limit, toTask);
+    const rows = await this.db.query(`${select} ${whereSql(where)} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
+    return page(rows, query.limit, map);
   }
 
   async countTasks(query: { tenantId?: string; status?: TaskStatus[] }): Promise<number> {
@@ -253,20 +255,8 @@ export class SqlStore implements Store {
   }
 
   async listDocuments(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<DocumentRecord>> {
-    const params: unknown[] = [query.tenantId];
-    let where = 'tenant_id = $1';
-    const cursor = query.cursor ? decodeCursor(query.cursor) : null;
-    if (cursor) {
-      params.push(cursor[0], cursor[1]);
-      where += ' AND (created_at, id) < ($2::timestamptz, $3)';
-    }
-    params.push(query.limit + 1);
-    const rows = await this.db.query(
-      `SELECT id, tenant_id, title, metadata, chunks, length(content) AS size, created_at, ${CURSOR_TS} FROM documents
-        WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-      params,
-    );
-    return page(rows, query.limit, toDocument);
+    const select = `SELECT id, tenant_id, title, metadata, chunks, length(content) AS size, created_at, ${CURSOR_TS} FROM documents`;
+    return this.#page(select, ['tenant_id = $1'], [query.tenantId], query, toDocument);
   }
 
   async getDocument(id: string, tenantId: string): Promise<(DocumentRecord & { content: string }) | null> {
@@ -341,20 +331,8 @@ export class SqlStore implements Store {
   }
 
   async listFiles(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<StoredFile>> {
-    const params: unknown[] = [query.tenantId];
-    let where = 'tenant_id = $1';
-    const cursor = query.cursor ? decodeCursor(query.cursor) : null;
-    if (cursor) {
-      params.push(cursor[0], cursor[1]);
-      where += ' AND (created_at, id) < ($2::timestamptz, $3)';
-    }
-    params.push(query.limit + 1);
-    const rows = await this.db.query(
-      `SELECT id, name, content_type, size, sha256, created_at, ${CURSOR_TS} FROM files WHERE ${where}
-        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-      params,
-    );
-    return page(rows, query.limit, toFile);
+    const select = `SELECT id, name, content_type, size, sha256, created_at, ${CURSOR_TS} FROM files`;
+    return this.#page(select, ['tenant_id = $1'], [query.tenantId], query, toFile);
   }
 
   async ping(): Promise<boolean> {
