@@ -158,10 +158,8 @@ function responsesSection(responses: Operation['responses']): string[] {
   return [
     '**Responses:**',
     '',
-    ...declared.map(([status, r]) => {
-      const schema = Object.values(r.content ?? {})[0]?.schema;
-      return `- \`${status}\` ${r.description ?? ''}${schema ? `: \`${JSON.stringify(schema)}\`` : ''}`;
-    }),
+    // Bodies are described in prose (the schemas only say "an object"; the error shape is documented above).
+    ...declared.map(([status, r]) => `- \`${status.toUpperCase()}\` ${r.description ?? ''}`),
     '',
   ];
 }

@@ -70,6 +70,9 @@ export const eventsQuery = z.object({
   format: z.enum(['sse', 'ndjson']).optional(),
 });
 
+/** The SSE-only stream routes take just a cursor. */
+export const streamQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+
 export const idParams = z.object({ id: id() });
 export const taskIdParams = z.object({ task_id: id() });
 

@@ -42,3 +42,23 @@ export function parseOr400<T>(schema: z.ZodType<T>, data: unknown, where: string
   if (!parsed.success) throw validationError(where, parsed.error);
   return parsed.data;
 }
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  description: 'An error: `{"error": {"code", "message", "details"}}`',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object', additionalProperties: true } },
+    },
+  },
+};
+
+/**
+ * The responses of a route for the OpenAPI document: its success status with a description, and the
+ * error shape for 4xx and 5xx. Bodies are passed through as they are (no properties are dropped).
+ */
+export function responses(status: 200 | 201 | 202 | 204, description: string): Record<string, unknown> {
+  const success = status === 204 ? { description, type: 'null' } : { description, type: 'object', additionalProperties: true };
+  return { [status]: success, '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA };
+}

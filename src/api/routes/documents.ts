@@ -5,7 +5,7 @@ import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import { tenantOf } from '../context.js';
 import { createDocumentBody, idParams, pageQuery } from '../schemas.js';
-import { schemaOf } from '../validation.js';
+import { responses, schemaOf } from '../validation.js';
 
 export function documentRoutes(app: App) {
   return async (f: FastifyInstance) => {
@@ -13,7 +13,12 @@ export function documentRoutes(app: App) {
       '/v1/documents',
       {
         bodyLimit: app.config.maxFileBytes,
-        schema: { tags: ['documents'], summary: 'Add a document to the searchable index', body: schemaOf(createDocumentBody) },
+        schema: {
+          tags: ['documents'],
+          summary: 'Add a document to the searchable index',
+          body: schemaOf(createDocumentBody),
+          response: responses(201, 'The document: `{id, tenant_id, title, metadata, chunks, size, created_at}`'),
+        },
       },
       async (request, reply) => {
         const doc = await app.store.insertDocument({
@@ -48,7 +53,7 @@ export function documentRoutes(app: App) {
 
     f.delete<{ Params: { id: string } }>(
       '/v1/documents/:id',
-      { schema: { tags: ['documents'], summary: 'Delete a document and its passages', params: schemaOf(idParams) } },
+      { schema: { tags: ['documents'], summary: 'Delete a document and its passages', params: schemaOf(idParams), response: responses(204, 'Deleted') } },
       async (request, reply) => {
         if (!(await app.store.deleteDocument(request.params.id, tenantOf(request)))) {
           throw new AppError('DOCUMENT_NOT_FOUND', `No document ${request.params.id}`, { details: { document_id: request.params.id } });

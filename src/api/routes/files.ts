@@ -6,7 +6,7 @@ import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import { tenantOf } from '../context.js';
 import { idParams, pageQuery } from '../schemas.js';
-import { schemaOf } from '../validation.js';
+import { responses, schemaOf } from '../validation.js';
 
 export function fileRoutes(app: App) {
   return async (f: FastifyInstance) => {
@@ -18,6 +18,7 @@ export function fileRoutes(app: App) {
           summary: 'Upload a file (multipart/form-data, field "file")',
           description: `Files larger than AGENTIC_MAX_FILE_BYTES (default 25 MiB) are refused with 413. Attach files to a task by id.`,
           consumes: ['multipart/form-data'],
+          response: responses(201, 'The stored file: `{id, name, content_type, size, sha256, created_at}`'),
         },
       },
       async (request, reply) => {

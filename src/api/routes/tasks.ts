@@ -5,9 +5,9 @@ import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import type { TaskStatus } from '../../store/types.js';
 import { findTask, tenantOf } from '../context.js';
-import { createTaskBody, eventsQuery, idParams, listTasksQuery } from '../schemas.js';
+import { createTaskBody, eventsQuery, idParams, listTasksQuery, streamQuery } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse, streamWebSocket, wantsNdjson } from '../streaming.js';
-import { schemaOf } from '../validation.js';
+import { responses, schemaOf } from '../validation.js';
 import { taskLinks, taskMetrics, taskSummary, taskView } from '../views.js';
 
 type CreateBody = z.infer<typeof createTaskBody>;
@@ -22,6 +22,7 @@ export function taskRoutes(app: App) {
           summary: 'Create a task; it is planned and run at once',
           description: 'Send `Idempotency-Key` to make retries safe: the same key and body return the same task; a different body with the same key is a 409.',
           body: schemaOf(createTaskBody),
+          response: responses(202, 'Accepted: the task is queued. `{id, status, created_at, links}`'),
         },
       },
       async (request, reply) => {
@@ -47,7 +48,7 @@ export function taskRoutes(app: App) {
 
     f.get<{ Querystring: z.infer<typeof listTasksQuery> }>(
       '/v1/tasks',
-      { schema: { tags: ['tasks'], summary: 'List tasks, newest first', querystring: schemaOf(listTasksQuery) } },
+      { schema: { tags: ['tasks'], summary: 'List tasks, newest first', querystring: schemaOf(listTasksQuery), response: responses(200, '`{items: [task summary], next_cursor}`') } },
       async (request) => {
         const q = request.query;
         const page = await app.store.listTasks({
@@ -62,13 +63,13 @@ export function taskRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/tasks/:id',
-      { schema: { tags: ['tasks'], summary: 'A task with its plan, steps, outputs, timings, error and usage', params: schemaOf(idParams) } },
+      { schema: { tags: ['tasks'], summary: 'A task with its plan, steps, outputs, timings, error and usage', params: schemaOf(idParams), response: responses(200, 'The task') } },
       async (request) => taskView(app.store, await findTask(app, request, request.params.id)),
     );
 
     f.post<{ Params: { id: string } }>(
       '/v1/tasks/:id/cancel',
-      { schema: { tags: ['tasks'], summary: 'Cancel a task; running work stops promptly', params: schemaOf(idParams) } },
+      { schema: { tags: ['tasks'], summary: 'Cancel a task; running work stops promptly', params: schemaOf(idParams), response: responses(202, '`{id, status, links}`; 409 TASK_NOT_CANCELLABLE when it already ended') } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
         const cancelled = await app.engine.cancel(task.id, 'cancelled by request');
@@ -78,7 +79,7 @@ export function taskRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/tasks/:id/metrics',
-      { schema: { tags: ['tasks'], summary: 'Latency per step and in total, queue wait, retries, tokens and cost', params: schemaOf(idParams) } },
+      { schema: { tags: ['tasks'], summary: 'Latency per step and in total, queue wait, retries, tokens and cost', params: schemaOf(idParams), response: responses(200, 'The metrics') } },
       async (request) => taskMetrics(app.store, await findTask(app, request, request.params.id)),
     );
 
@@ -103,7 +104,7 @@ export function taskRoutes(app: App) {
 
     f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
       '/v1/tasks/:id/stream',
-      { schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(eventsQuery) } },
+      { schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(streamQuery) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
         return streamSse(app, request, reply, task, resumeCursor(request));
