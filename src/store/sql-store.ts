@@ -36,7 +36,7 @@ export class SqlStore implements Store {
     options: { exclusive?: boolean } = {},
   ) {
     // PGlite has one connection; PostgreSQL commits batches on a few connections at once.
-    this.#writes = new BatchCommitter(db, { concurrency: db.engine === 'pglite' ? 1 : 3, exclusive: options.exclusive });
+    this.#writes = new BatchCommitter(db, { concurrency: db.engine === 'pglite' ? 1 : 2, exclusive: options.exclusive });
   }
 
   createTask(t: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>> {
