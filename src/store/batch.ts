@@ -368,8 +368,8 @@ export class BatchState {
     const tenants = [...new Set([...this.tasks.values()].map((t) => t.tenant_id))].filter((t) => !this.#tenantRunning.has(t));
     for (const t of tenants) this.#tenantRunning.set(t, 0);
     const rows = await this.q.query<{ tenant_id: string; n: number }>(
-      `SELECT t.tenant_id, count(*)::int AS n FROM steps s JOIN tasks t ON t.id = s.task_id
-        WHERE s.status = 'running' AND s.lease_owner IS NOT NULL AND t.tenant_id = ANY($1::text[]) GROUP BY 1`,
+      `SELECT tenant_id, count(*)::int AS n FROM steps
+        WHERE status = 'running' AND lease_owner IS NOT NULL AND tenant_id = ANY($1::text[]) GROUP BY 1`,
       [tenants],
     );
     for (const r of rows) this.#tenantRunning.set(r.tenant_id, r.n);
@@ -409,27 +409,33 @@ export class BatchState {
     return true;
   }
 
-  /** Writes every change of the batch: one statement per table and kind of change. */
+  /**
+   * Writes every change of the batch in one statement: a data-modifying CTE per table and kind of
+   * change, each fed one JSON parameter. One round trip, however many tasks the batch touched.
+   */
   async flush(): Promise<void> {
-    await this.#exec(PLANS_INSERT, this.plans);
-    await this.#exec(STEPS_INSERT, [...this.newSteps].map((k) => this.steps.get(k)!));
-    await this.#exec(STEPS_UPDATE, [...this.dirtySteps].filter((k) => !this.newSteps.has(k)).map((k) => this.steps.get(k)!));
     const turns = [...this.turns.values()];
-    await this.#exec(TURNS_INSERT, turns.filter((t) => t.insert));
-    await this.#exec(TURNS_UPDATE, turns.filter((t) => !t.insert));
     const calls = [...this.calls.values()];
-    await this.#exec(CALLS_INSERT, calls.filter((c) => c.insert));
-    await this.#exec(CALLS_UPDATE, calls.filter((c) => !c.insert));
-    await this.#exec(USAGE_INSERT, this.usage);
-    await this.#exec(
-      EVENTS_INSERT,
-      this.events.map((e) => ({ task_id: e.task_id, seq: e.seq, type: e.type, step_id: e.step_id ?? null, data: e.data, created_at: e.timestamp })),
-    );
-    await this.#exec(TASKS_UPDATE, [...this.dirtyTasks].map((id) => this.tasks.get(id)!));
-  }
-
-  async #exec(sql: string, rows: object[]): Promise<void> {
-    if (rows.length > 0) await this.q.query(sql, [JSON.stringify(rows)]);
+    const parts: Array<[string, object[]]> = [
+      [PLANS_INSERT, this.plans],
+      [STEPS_INSERT, [...this.newSteps].map((k) => this.steps.get(k)!)],
+      [STEPS_UPDATE, [...this.dirtySteps].filter((k) => !this.newSteps.has(k)).map((k) => this.steps.get(k)!)],
+      [TURNS_INSERT, turns.filter((t) => t.insert)],
+      [TURNS_UPDATE, turns.filter((t) => !t.insert)],
+      [CALLS_INSERT, calls.filter((c) => c.insert)],
+      [CALLS_UPDATE, calls.filter((c) => !c.insert)],
+      [USAGE_INSERT, this.usage],
+      [
+        EVENTS_INSERT,
+        this.events.map((e) => ({ task_id: e.task_id, seq: e.seq, type: e.type, step_id: e.step_id ?? null, data: e.data, created_at: e.timestamp })),
+      ],
+      [TASKS_UPDATE, [...this.dirtyTasks].map((id) => this.tasks.get(id)!)],
+    ];
+    const used = parts.filter(([, rows]) => rows.length > 0);
+    if (used.length === 0) return;
+    // Each statement reads its rows from $1; in the combined statement, part i reads from $i.
+    const ctes = used.map(([sql], i) => `w${i} AS (${sql.trim().replaceAll('$1::jsonb', `$${i + 1}::jsonb`)})`);
+    await this.q.query(`WITH ${ctes.join(',\n')} SELECT 1`, used.map(([, rows]) => JSON.stringify(rows)));
   }
 }
 
@@ -666,17 +672,18 @@ SELECT x.task_id, x.version, x.brain, x.rationale, x.steps
   FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, version int, brain text, rationale text, steps jsonb)`;
 
 const STEPS_INSERT = `
-INSERT INTO steps (task_id, id, plan_version, position, agent, title, instruction, depends_on, tools, success_criteria, params,
+INSERT INTO steps (task_id, id, tenant_id, plan_version, position, agent, title, instruction, depends_on, tools, success_criteria, params,
                    status, attempt, iterations, output, error, created_at, ready_at, started_at, completed_at, lease_owner,
                    lease_expires_at)
-SELECT x.task_id, x.id, x.plan_version, x.position, x.agent, x.title, x.instruction,
+SELECT x.task_id, x.id, t.tenant_id, x.plan_version, x.position, x.agent, x.title, x.instruction,
        ARRAY(SELECT jsonb_array_elements_text(x.depends_on)), ARRAY(SELECT jsonb_array_elements_text(x.tools)),
        x.success_criteria, x.params, x.status, x.attempt, x.iterations, x.output, x.error, x.created_at, x.ready_at,
        x.started_at, x.completed_at, x.lease_owner, x.lease_expires_at
   FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, plan_version int, position int, agent text, title text,
        instruction text, depends_on jsonb, tools jsonb, success_criteria jsonb, params jsonb, status text, attempt int,
        iterations int, output jsonb, error jsonb, created_at timestamptz, ready_at timestamptz, started_at timestamptz,
-       completed_at timestamptz, lease_owner text, lease_expires_at timestamptz)`;
+       completed_at timestamptz, lease_owner text, lease_expires_at timestamptz)
+  JOIN tasks t ON t.id = x.task_id`;
 
 const STEPS_UPDATE = `
 UPDATE steps s SET status = x.status, attempt = x.attempt, iterations = x.iterations, output = x.output, error = x.error,

@@ -53,6 +53,8 @@ CREATE TABLE plans (
 CREATE TABLE steps (
   task_id          text NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
   id               text NOT NULL,
+  -- The task's tenant, kept here so the per-tenant cap counts running steps from one index.
+  tenant_id        text NOT NULL,
   plan_version     integer NOT NULL,
   position         integer NOT NULL,
   agent            text NOT NULL,
@@ -77,6 +79,7 @@ CREATE TABLE steps (
 );
 CREATE INDEX steps_lease_owner ON steps (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX steps_runnable ON steps (status, lease_expires_at) WHERE status IN ('ready', 'running');
+CREATE INDEX steps_tenant_running ON steps (tenant_id) WHERE status = 'running' AND lease_owner IS NOT NULL;
 
 CREATE TABLE turns (
   task_id      text NOT NULL,
