@@ -280,7 +280,11 @@ export class BatchState {
   async lockTasks(ids: string[]): Promise<void> {
     const missing = ids.filter((id) => {
       const cached = this.cache?.tasks.get(id);
-      if (cached) this.tasks.set(id, cached);
+      if (cached) {
+        this.tasks.set(id, cached);
+        // Carry the cached totals along, so this batch's usage rows keep them current.
+        this.#usageFromCache(id);
+      }
       return !cached && !this.#created.has(id);
     });
     if (missing.length > 0) {

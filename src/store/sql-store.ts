@@ -48,6 +48,9 @@ export class SqlStore implements Store {
   }
 
   async getTask(taskId: string, tenantId?: string): Promise<TaskRecord | null> {
+    // The exclusive writer's memory holds unfinished tasks exactly as last committed.
+    const cached = this.#writes.cache?.tasks.get(taskId);
+    if (cached) return !tenantId || cached.tenant_id === tenantId ? cached : null;
     const rows = tenantId
       ? await this.db.query(`SELECT ${TASK_SELECT} FROM tasks t WHERE id = $1 AND tenant_id = $2`, [taskId, tenantId])
       : await this.db.query(`SELECT ${TASK_SELECT} FROM tasks t WHERE id = $1`, [taskId]);
