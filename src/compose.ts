@@ -6,11 +6,14 @@
  * | store | PGlite in AGENTIC_DATA_DIR | PostgreSQL | PostgreSQL |
  * | work queue | in-process | in-process; API-only processes leave work in the store, which workers poll | Redis Streams |
  * | live events | in-process | in-process | Redis pub/sub |
+ *
+ * The brain: a model brain (src/brains/llm) when AGENTIC_MODEL is set, else the built-in rule brain.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { createBuiltinBrain } from './brains/builtin/index.js';
+import { createModelBrain } from './brains/llm/index.js';
 import type { Brain } from './brains/types.js';
 import type { Config } from './config/index.js';
 import { Engine } from './engine/index.js';
@@ -77,7 +80,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     : shape === 'postgres' && role === 'api'
       ? new PolledQueue(() => store.countBacklog())
       : new InProcessWorkQueue();
-  const brain = options.brain ?? createBuiltinBrain();
+  // A model brain when AGENTIC_MODEL is set, else the built-in rule brain (docs/models.md).
+  const brain = options.brain ?? (config.model ? createModelBrain(config, { logger }) : createBuiltinBrain());
   const tools = options.tools ?? createToolRegistry();
   const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });
   let closed = false;

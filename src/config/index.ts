@@ -8,6 +8,87 @@ import { AppError } from '../errors.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** The model providers `AGENTIC_MODEL` may name. `ollama` is an OpenAI-compatible server at `${OLLAMA_HOST}/v1`. */
+export const MODEL_PROVIDERS = ['openai', 'anthropic', 'openai-compatible', 'ollama'] as const;
+export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
+
+/** A model as configured: `provider:model`, e.g. `openai:gpt-4.1-mini` or `ollama:llama3.1:8b`. */
+export interface ModelSpec {
+  provider: ModelProvider;
+  model: string;
+  /** The string as written, `provider:model`. */
+  id: string;
+}
+
+/** The agent roles that may have a model of their own (`AGENTIC_MODEL_<ROLE>`); `planner` makes plans. */
+export const MODEL_ROLES = ['planner', 'researcher', 'analyst', 'writer', 'coder', 'manager'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+/**
+ * Parses `provider:model`, splitting at the first colon (model names such as `llama3.1:8b` keep
+ * theirs). Returns null when the provider is unknown or a part is empty.
+ */
+export function parseModelSpec(value: string): ModelSpec | null {
+  const at = value.indexOf(':');
+  if (at <= 0) return null;
+  const provider = value.slice(0, at).trim();
+  const model = value.slice(at + 1).trim();
+  if (!model || !(MODEL_PROVIDERS as readonly string[]).includes(provider)) return null;
+  return { provider: provider as ModelProvider, model, id: `${provider}:${model}` };
+}
+
+/** A model setting: the env string, or (as an override in tests) the already parsed value. */
+const modelSpec = z.unknown().transform((value, ctx) => {
+  const spec = typeof value === 'string' ? parseModelSpec(value) : isModelSpec(value) ? value : null;
+  if (!spec) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not provider:model with a provider among ${MODEL_PROVIDERS.join(', ')}` });
+    return z.NEVER;
+  }
+  return spec;
+});
+
+/** A comma list of models (or, as an override, an array of parsed ones). */
+const modelSpecList = z.unknown().transform((value, ctx) => {
+  if (Array.isArray(value) && value.every(isModelSpec)) return value as ModelSpec[];
+  const specs: ModelSpec[] = [];
+  for (const part of String(value).split(',').map((p) => p.trim()).filter(Boolean)) {
+    const spec = parseModelSpec(part);
+    if (spec) specs.push(spec);
+    else ctx.addIssue({ code: 'custom', message: `"${part}" is not provider:model with a provider among ${MODEL_PROVIDERS.join(', ')}` });
+  }
+  return specs;
+});
+
+function isModelSpec(value: unknown): value is ModelSpec {
+  const v = value as ModelSpec | null;
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && parseModelSpec(v.id)?.model === v.model;
+}
+
+/** USD per million tokens of one model; `cached` prices cached input tokens (defaults to `input`). */
+export const modelPriceSchema = z.object({ input: z.number().min(0), output: z.number().min(0), cached: z.number().min(0).optional() });
+export type ModelPrice = z.infer<typeof modelPriceSchema>;
+
+const priceRecord = z.record(z.string(), modelPriceSchema);
+
+/** A price table: JSON (env) or an object (override). */
+const priceTable = z.unknown().transform((value, ctx) => {
+  let json: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      json = JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"gpt-4.1-mini":{"input":0.4,"output":1.6,"cached":0.1}}' });
+      return z.NEVER;
+    }
+  }
+  const parsed = priceRecord.safeParse(json);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: `must map model names to {input, output, cached?} in USD per million tokens (${parsed.error.issues[0]?.message})` });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 /** Each setting with its environment variable, default and meaning. */
 export const configSchema = z.object({
   /** TCP port of the HTTP API. Env `PORT`. @defaultValue 8000 */
@@ -60,7 +141,51 @@ export const configSchema = z.object({
   heartbeatMs: int(100, 600_000).default(15_000),
   /** Log level: fatal, error, warn, info, debug, trace or silent. Env `LOG_LEVEL`. @defaultValue info */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+
+  // Model brains (docs/models.md). With no model set, the built-in rule brain runs.
+  /** The model of every agent and the planner, `provider:model`; unset means the built-in brain. Env `AGENTIC_MODEL`. @example openai:gpt-4.1-mini */
+  model: modelSpec.optional(),
+  /** Models tried in order when the chosen one is failing (its circuit breaker open). Env `AGENTIC_MODEL_FALLBACKS`. @example anthropic:claude-haiku-4-5,ollama:llama3.1 */
+  modelFallbacks: modelSpecList.optional().transform((v) => v ?? []),
+  /** The planner's model, instead of AGENTIC_MODEL. Env `AGENTIC_MODEL_PLANNER`. */
+  modelPlanner: modelSpec.optional(),
+  /** The researcher's model. Env `AGENTIC_MODEL_RESEARCHER`. */
+  modelResearcher: modelSpec.optional(),
+  /** The analyst's model. Env `AGENTIC_MODEL_ANALYST`. */
+  modelAnalyst: modelSpec.optional(),
+  /** The writer's model. Env `AGENTIC_MODEL_WRITER`. */
+  modelWriter: modelSpec.optional(),
+  /** The coder's model. Env `AGENTIC_MODEL_CODER`. */
+  modelCoder: modelSpec.optional(),
+  /** The manager's model. Env `AGENTIC_MODEL_MANAGER`. */
+  modelManager: modelSpec.optional(),
+  /** API key of `openai:` models. Env `OPENAI_API_KEY`. */
+  openaiApiKey: z.string().optional(),
+  /** Base URL of the OpenAI API (a proxy, Azure-style gateway or test server). Env `OPENAI_BASE_URL`. @defaultValue https://api.openai.com/v1 */
+  openaiBaseUrl: z.string().url().optional(),
+  /** API key of `anthropic:` models. Env `ANTHROPIC_API_KEY`. */
+  anthropicApiKey: z.string().optional(),
+  /** Base URL of the Anthropic API. Env `ANTHROPIC_BASE_URL`. @defaultValue https://api.anthropic.com/v1 */
+  anthropicBaseUrl: z.string().url().optional(),
+  /** Base URL of the server of `openai-compatible:` models (vLLM, llama.cpp server, LM Studio), ending in /v1. Env `AGENTIC_MODEL_BASE_URL`. */
+  modelBaseUrl: z.string().url().optional(),
+  /** API key sent to that server, if it wants one. Env `AGENTIC_MODEL_API_KEY`. */
+  modelApiKey: z.string().optional(),
+  /** Where Ollama listens; `ollama:` models use its OpenAI-compatible API at `<host>/v1`. Env `OLLAMA_HOST`. @defaultValue http://127.0.0.1:11434 */
+  ollamaHost: z.string().url().default('http://127.0.0.1:11434'),
+  /** Output token limit of every model call. Env `AGENTIC_MODEL_MAX_OUTPUT_TOKENS`. @defaultValue 2048 */
+  modelMaxOutputTokens: int(16, 1_000_000).default(2048),
+  /** Time limit of one model call (one HTTP request), ms. Env `AGENTIC_MODEL_TIMEOUT_MS`. @defaultValue 60000 */
+  modelTimeoutMs: int(100, 3_600_000).default(60_000),
+  /** Tries of one model call on 429, 5xx and timeouts before moving down the fallback chain, the first included. Env `AGENTIC_MODEL_ATTEMPTS`. @defaultValue 3 */
+  modelAttempts: int(1, 20).default(3),
+  /** Consecutive failed calls that open a model's circuit breaker. Env `AGENTIC_MODEL_BREAKER_FAILURES`. @defaultValue 5 */
+  modelBreakerFailures: int(1, 1000).default(5),
+  /** How long an open breaker refuses calls before letting one trial call through (half-open), ms. Env `AGENTIC_MODEL_BREAKER_COOLDOWN_MS`. @defaultValue 30000 */
+  modelBreakerCooldownMs: int(10, 3_600_000).default(30_000),
+  /** Prices overriding or adding to the shipped table: JSON of model name → {input, output, cached?} USD per million tokens. Env `AGENTIC_PRICES`. */
+  prices: priceTable.optional(),
+}).superRefine(requireProviderSettings);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -91,7 +216,63 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   maxFileBytes: 'AGENTIC_MAX_FILE_BYTES',
   heartbeatMs: 'AGENTIC_HEARTBEAT_MS',
   logLevel: 'LOG_LEVEL',
+  model: 'AGENTIC_MODEL',
+  modelFallbacks: 'AGENTIC_MODEL_FALLBACKS',
+  modelPlanner: 'AGENTIC_MODEL_PLANNER',
+  modelResearcher: 'AGENTIC_MODEL_RESEARCHER',
+  modelAnalyst: 'AGENTIC_MODEL_ANALYST',
+  modelWriter: 'AGENTIC_MODEL_WRITER',
+  modelCoder: 'AGENTIC_MODEL_CODER',
+  modelManager: 'AGENTIC_MODEL_MANAGER',
+  openaiApiKey: 'OPENAI_API_KEY',
+  openaiBaseUrl: 'OPENAI_BASE_URL',
+  anthropicApiKey: 'ANTHROPIC_API_KEY',
+  anthropicBaseUrl: 'ANTHROPIC_BASE_URL',
+  modelBaseUrl: 'AGENTIC_MODEL_BASE_URL',
+  modelApiKey: 'AGENTIC_MODEL_API_KEY',
+  ollamaHost: 'OLLAMA_HOST',
+  modelMaxOutputTokens: 'AGENTIC_MODEL_MAX_OUTPUT_TOKENS',
+  modelTimeoutMs: 'AGENTIC_MODEL_TIMEOUT_MS',
+  modelAttempts: 'AGENTIC_MODEL_ATTEMPTS',
+  modelBreakerFailures: 'AGENTIC_MODEL_BREAKER_FAILURES',
+  modelBreakerCooldownMs: 'AGENTIC_MODEL_BREAKER_COOLDOWN_MS',
+  prices: 'AGENTIC_PRICES',
 };
+
+/** The settings of a role's model, e.g. `modelWriter` for `writer`. */
+export const ROLE_MODEL_KEYS = {
+  planner: 'modelPlanner',
+  researcher: 'modelResearcher',
+  analyst: 'modelAnalyst',
+  writer: 'modelWriter',
+  coder: 'modelCoder',
+  manager: 'modelManager',
+} as const satisfies Record<ModelRole, string>;
+
+type ModelSettingKey = 'model' | 'modelFallbacks' | (typeof ROLE_MODEL_KEYS)[ModelRole];
+
+/** Every configured model with the setting that names it. */
+function configuredModels(c: Partial<Record<ModelSettingKey, ModelSpec | ModelSpec[]>>): Array<{ key: ModelSettingKey; spec: ModelSpec }> {
+  const keys: ModelSettingKey[] = ['model', 'modelFallbacks', ...Object.values(ROLE_MODEL_KEYS)];
+  return keys.flatMap((key) => [c[key] ?? []].flat().map((spec) => ({ key, spec })));
+}
+
+/** The setting each provider cannot do without. */
+const REQUIRED_BY_PROVIDER: Record<ModelProvider, 'openaiApiKey' | 'anthropicApiKey' | 'modelBaseUrl' | null> = {
+  openai: 'openaiApiKey',
+  anthropic: 'anthropicApiKey',
+  'openai-compatible': 'modelBaseUrl',
+  ollama: null,
+};
+
+/** A model whose provider lacks its key (or base URL) fails at start, naming the missing variable. */
+function requireProviderSettings(c: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const { key, spec } of configuredModels(c)) {
+    const needed = REQUIRED_BY_PROVIDER[spec.provider];
+    if (!needed || (typeof c[needed] === 'string' && c[needed] !== '')) continue;
+    ctx.addIssue({ code: 'custom', path: [needed], message: `must be set for ${ENV_NAMES[key]}=${spec.id}` });
+  }
+}
 
 /**
  * Builds the configuration from environment variables (empty ones count as unset) and explicit

@@ -3,4 +3,4 @@
  * output for a language model's work. It must stay true: it says what the service can do today.
  */
 export const BUILTIN_NOTICE =
-  "_Planned and written by agentic's built-in rule planner, which follows fixed rules and uses no language model. This service has no model brain configured; the built-in planner is what runs without one (see docs/architecture.md, \"The built-in brain\")._";
+  "_Planned and written by agentic's built-in rule planner, which follows fixed rules and uses no language model. No model is configured on this service; to use one, set AGENTIC_MODEL (for example AGENTIC_MODEL=openai:gpt-4.1-mini with OPENAI_API_KEY, or anthropic:…, ollama:…; see docs/models.md)._";
