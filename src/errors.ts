@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   DEPENDENCY_FAILED: { status: 424, category: 'system', retryable: false },
   CANCELLED: { status: 409, category: 'user', retryable: false },
   BRAIN_ERROR: { status: 502, category: 'model', retryable: true },
+  BUDGET_EXCEEDED: { status: 402, category: 'user', retryable: false },
   MODEL_RATE_LIMITED: { status: 429, category: 'third_party', retryable: true },
   MODEL_UNAVAILABLE: { status: 503, category: 'third_party', retryable: true },
   MODEL_REJECTED: { status: 502, category: 'third_party', retryable: false },

@@ -291,3 +291,26 @@ describe('a model that misbehaves', () => {
     expect(fake!.received('openai')).toHaveLength(3);
   });
 });
+
+describe('budgets with a model brain', () => {
+  it('lowers the output limit sent to the provider to what the budget leaves, and stays within it', async () => {
+    await boot('openai:gpt-4.1-mini');
+    fake!.queue('openai', 'openai/plan-two-steps', 'openai/calculator-call', 'openai/compute-final', 'openai/answer-final');
+    const { task } = await runTask({ ...QUESTION, options: { budget_tokens: 12_000 } });
+    expect(task.status, JSON.stringify(task.error)).toBe('completed');
+    const [plan] = fake!.received('openai');
+    const limit = Number(plan!.body.max_tokens ?? plan!.body.max_completion_tokens);
+    expect(limit).toBeGreaterThan(0);
+    expect(limit).toBeLessThan(2048);
+    expect((task.usage.input_tokens as number) + (task.usage.output_tokens as number)).toBeLessThanOrEqual(12_000);
+  });
+
+  it('makes no call at all when the budget cannot cover planning, and says so', async () => {
+    await boot('openai:gpt-4.1-mini');
+    const { task } = await runTask({ ...QUESTION, options: { budget_tokens: 500 } });
+    expect(task.status).toBe('failed');
+    expect((task.error as { code: string }).code).toBe('BUDGET_EXCEEDED');
+    expect(fake!.received('openai')).toHaveLength(0);
+    expect(task.usage.model_calls).toBe(0);
+  });
+});

@@ -39,6 +39,8 @@ export const taskOptionsSchema = z
     max_parallel_steps: z.number().int().min(1).max(64).optional().describe('Steps of this task that may run at once.'),
     timeout_ms: z.number().int().min(100).max(7 * 24 * 3600 * 1000).optional().describe('Wall-clock deadline from the start, ms.'),
     retry_attempts: z.number().int().min(1).max(20).optional().describe('Attempts per step, the first included.'),
+    budget_tokens: z.number().int().min(1).max(1_000_000_000).optional().describe('Hard limit on the tokens (input + output) of all model calls; the task ends with BUDGET_EXCEEDED rather than pass it.'),
+    budget_usd: z.number().positive().max(1_000_000).optional().describe('Hard limit on the cost of all model calls, USD.'),
   })
   .strict();
 

@@ -4,7 +4,7 @@
  * exact sequences of decisions (retries, long loops, parallel plans).
  */
 import { sleep } from '../engine/retry.js';
-import type { Brain, BrainCallContext, BrainResult, DecideRequest, Decision, PlanProposal, PlanRequest } from './types.js';
+import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, PlanProposal, PlanRequest } from './types.js';
 
 export interface ScriptedBrainOptions {
   name?: string;
@@ -12,23 +12,32 @@ export interface ScriptedBrainOptions {
   latencyMs?: number | ((kind: 'plan' | 'decide', request: PlanRequest | DecideRequest) => number);
   plan(request: PlanRequest): PlanProposal | Promise<PlanProposal>;
   decide(request: DecideRequest, ctx: BrainCallContext): Decision | Promise<Decision>;
+  /** Tokens and cost each call reports (zero when absent), e.g. to exercise budgets. */
+  usage?: (kind: 'plan' | 'decide', ctx: BrainCallContext) => { input_tokens: number; output_tokens: number; cost_usd: number };
+  /** The worst case the brain declares for budgets; none when absent (a brain that costs nothing). */
+  estimate?: CallEstimate;
 }
 
 export class ScriptedBrain implements Brain {
   readonly name: string;
 
+  /** Present only when the options declare a worst case (a brain without it is free). */
+  readonly estimate?: Brain['estimate'];
+
   constructor(private readonly options: ScriptedBrainOptions) {
     this.name = options.name ?? 'scripted';
+    const worst = options.estimate;
+    if (worst) this.estimate = () => worst;
   }
 
   async plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {
     await this.#wait('plan', request, ctx.signal);
-    return { value: await this.options.plan(request), usage: this.#usage() };
+    return { value: await this.options.plan(request), usage: this.#usage('plan', ctx) };
   }
 
   async decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>> {
     await this.#wait('decide', request, ctx.signal);
-    return { value: await this.options.decide(request, ctx), usage: this.#usage() };
+    return { value: await this.options.decide(request, ctx), usage: this.#usage('decide', ctx) };
   }
 
   async #wait(kind: 'plan' | 'decide', request: PlanRequest | DecideRequest, signal: AbortSignal): Promise<void> {
@@ -37,7 +46,8 @@ export class ScriptedBrain implements Brain {
     if (ms > 0) await sleep(ms, signal);
   }
 
-  #usage() {
-    return { model: this.name, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0 };
+  #usage(kind: 'plan' | 'decide', ctx: BrainCallContext) {
+    const u = this.options.usage?.(kind, ctx) ?? { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+    return { model: this.name, cached_tokens: 0, ...u };
   }
 }

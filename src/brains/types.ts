@@ -114,6 +114,8 @@ export interface BrainCallContext {
   signal: AbortSignal;
   /** Streams text as the brain produces it; the engine coalesces it into partial_output events. */
   emitPartial(text: string): void;
+  /** The most output tokens this call may produce (what the task's budget leaves); the brain's own limit when absent. */
+  maxOutputTokens?: number;
 }
 
 export interface BrainResult<T> {
@@ -121,9 +123,24 @@ export interface BrainResult<T> {
   usage?: ModelUsage;
 }
 
+/** What one brain call could cost at most, for budgets: the engine reserves it before the call. */
+export interface CallEstimate {
+  /** Estimated prompt size, tokens. */
+  prompt_tokens: number;
+  /** The output limit the brain would use, tokens. */
+  max_output_tokens: number;
+  /** Model calls the brain may make for this one request (e.g. plan repairs), each up to the above. */
+  calls: number;
+  usd_per_input_token: number;
+  usd_per_output_token: number;
+}
+
 export interface Brain {
   /** Shown in /health and events, e.g. `builtin` or `openai:gpt-4.1-mini`. */
   readonly name: string;
   plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>>;
   decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>>;
+  /** The worst case of a call, for budgets. Brains that use no model (and cost nothing) leave it out. */
+  estimate?(kind: 'plan', request: PlanRequest): CallEstimate;
+  estimate?(kind: 'decide', request: DecideRequest): CallEstimate;
 }

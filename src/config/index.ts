@@ -125,6 +125,10 @@ export const configSchema = z.object({
   maxIterations: int(1, 1000).default(10),
   /** Wall-clock limit of a task from its start, in ms. Env `AGENTIC_TASK_TIMEOUT_MS`. @defaultValue 600000 */
   taskTimeoutMs: int(100, 7 * 24 * 3600 * 1000).default(600_000),
+  /** Default token budget of a task (input + output tokens of all its model calls); none when unset. Env `AGENTIC_TASK_BUDGET_TOKENS`. */
+  taskBudgetTokens: int(1, 1_000_000_000).optional(),
+  /** Default cost budget of a task, USD; none when unset. Env `AGENTIC_TASK_BUDGET_USD`. */
+  taskBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
   /** Attempts per step, the first included. Env `AGENTIC_RETRY_ATTEMPTS`. @defaultValue 3 */
   retryAttempts: int(1, 20).default(3),
   /** Base delay of exponential backoff (full jitter), ms. Env `AGENTIC_RETRY_BASE_MS`. @defaultValue 100 */
@@ -208,6 +212,8 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   maxSteps: 'AGENTIC_MAX_STEPS',
   maxIterations: 'AGENTIC_MAX_ITERATIONS',
   taskTimeoutMs: 'AGENTIC_TASK_TIMEOUT_MS',
+  taskBudgetTokens: 'AGENTIC_TASK_BUDGET_TOKENS',
+  taskBudgetUsd: 'AGENTIC_TASK_BUDGET_USD',
   retryAttempts: 'AGENTIC_RETRY_ATTEMPTS',
   retryBaseMs: 'AGENTIC_RETRY_BASE_MS',
   retryCapMs: 'AGENTIC_RETRY_CAP_MS',

@@ -10,6 +10,7 @@ import type { DecideRequest, Decision, DependencyOutput, StepOutput, TaskBrief, 
 import { AppError, toAppError } from '../errors.js';
 import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
+import { reserveBudget, settleBudget } from './budget.js';
 import { PartialOutputBuffer } from './partial-output.js';
 import { recordSafeStarts, runToolCalls } from './tool-calls.js';
 
@@ -76,10 +77,11 @@ function dependencyOutputs(steps: StepRecord[], step: StepRecord): DependencyOut
 
 /** Asks the brain for the next action and journals it, with its usage and streamed text, in one commit. */
 async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<Decision> {
+  const maxOutputTokens = await reserveBudget(ctx, run.task.id, run.step.id, run.limits, ctx.brain.estimate?.('decide', request));
   const partial = new PartialOutputBuffer(ctx, run.task.id, run.step.id, run.attempt, request.turn);
   let result;
   try {
-    result = await ctx.brain.decide(request, { signal: run.signal, emitPartial: (t) => partial.push(t) });
+    result = await ctx.brain.decide(request, { signal: run.signal, emitPartial: (t) => partial.push(t), maxOutputTokens });
   } catch (err) {
     partial.discard();
     if (run.signal.aborted) throw run.signal.reason;
@@ -92,6 +94,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
     await partial.appendText(w, rest);
     await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
     if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
+    if (maxOutputTokens !== undefined) await settleBudget(w, run.step.id);
     if (result.usage) {
       await w.recordUsage({ ...result.usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
     }

@@ -46,6 +46,10 @@ export interface TaskLimits {
   maxParallelSteps: number;
   timeoutMs: number;
   retryAttempts: number;
+  /** Hard token budget (input + output, all model calls), if any. */
+  budgetTokens?: number;
+  /** Hard cost budget, USD, if any. */
+  budgetUsd?: number;
 }
 
 export function taskLimits(task: Pick<TaskRecord, 'options'>, config: Config): TaskLimits {
@@ -56,5 +60,7 @@ export function taskLimits(task: Pick<TaskRecord, 'options'>, config: Config): T
     maxParallelSteps: Math.min(o.max_parallel_steps ?? config.maxParallelSteps, config.maxParallelSteps),
     timeoutMs: o.timeout_ms ?? config.taskTimeoutMs,
     retryAttempts: o.retry_attempts ?? config.retryAttempts,
+    budgetTokens: o.budget_tokens ?? config.taskBudgetTokens,
+    budgetUsd: o.budget_usd ?? config.taskBudgetUsd,
   };
 }

@@ -8,6 +8,7 @@ import type { BrainResult, PlannedStep, PlanProposal, TaskBrief } from '../brain
 import { AppError, toAppError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
+import { settleBudget, reserveBudget } from './budget.js';
 import { endTask, promoteSteps } from './lifecycle.js';
 import { validatePlan } from './plan-validation.js';
 import { backoffDelay, sleep } from './retry.js';
@@ -70,7 +71,8 @@ async function proposePlan(ctx: EngineContext, task: TaskRecord, limits: TaskLim
   const request = { task: brief, agents: AGENTS, tools: ctx.tools.list(), maxSteps: limits.maxSteps };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ctx.brain.plan(request, { signal, emitPartial: () => undefined });
+      const maxOutputTokens = await reserveBudget(ctx, task.id, null, limits, ctx.brain.estimate?.('plan', request));
+      return await ctx.brain.plan(request, { signal, emitPartial: () => undefined, maxOutputTokens });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const error = toAppError(err, 'BRAIN_ERROR');
@@ -86,6 +88,7 @@ async function storePlan(ctx: EngineContext, task: TaskRecord, proposal: BrainRe
     if (proposal.usage) await w.recordUsage({ ...proposal.usage, purpose: 'plan' });
     await w.insertPlan(1, ctx.brain.name, proposal.value.rationale ?? '', steps);
     await w.updateTask({ status: 'running', plan_version: 1, lease_owner: null, lease_expires_at: null });
+    if (w.task.reserved_tokens > 0 || w.task.reserved_usd > 0) await settleBudget(w, null);
     await w.append({
       type: 'plan_created',
       data: {

@@ -11,6 +11,7 @@ import type { StepRecord, TaskRecord } from '../store/types.js';
 import { runAttempt } from './agent-loop.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
 import type { LeaseKeeper } from './lease-keeper.js';
+import { settleBudget } from './budget.js';
 import { advanceTask, endTask, sinceMs, usageTotals } from './lifecycle.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { TaskSignals } from './task-signals.js';
@@ -53,6 +54,8 @@ async function claim(ctx: EngineContext, taskId: string, stepId: string): Promis
       const claimed = await w.claimStep(stepId, ctx.workerId, ctx.config.leaseMs, { tenantMaxRunning: ctx.config.tenantMaxRunning });
       if (!claimed.ok) return claimed.reason;
       const step = claimed.step;
+      // A reservation left by a worker that lost the step was for a call that will not settle.
+      if (step.reserved_tokens > 0 || step.reserved_usd > 0) await settleBudget(w, stepId);
       if (step.attempt > 0) return { task: w.task, step, fresh: false };
       await w.updateStep(stepId, { attempt: 1 });
       await w.append({ type: 'step_started', step_id: stepId, data: { attempt: 1, agent: step.agent, title: step.title, description: step.instruction } });

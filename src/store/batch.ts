@@ -640,6 +640,8 @@ function newStep(taskId: string, version: number, position: number, s: PlannedSt
     completed_at: null,
     lease_owner: null,
     lease_expires_at: null,
+    reserved_tokens: 0,
+    reserved_usd: 0,
   };
 }
 
@@ -692,10 +694,10 @@ SELECT x.task_id, x.id, t.tenant_id, x.plan_version, x.position, x.agent, x.titl
 const STEPS_UPDATE = `
 UPDATE steps s SET status = x.status, attempt = x.attempt, iterations = x.iterations, output = x.output, error = x.error,
        ready_at = x.ready_at, started_at = x.started_at, completed_at = x.completed_at, lease_owner = x.lease_owner,
-       lease_expires_at = x.lease_expires_at
+       lease_expires_at = x.lease_expires_at, reserved_tokens = x.reserved_tokens, reserved_usd = x.reserved_usd
   FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, status text, attempt int, iterations int,
        output jsonb, error jsonb, ready_at timestamptz, started_at timestamptz, completed_at timestamptz,
-       lease_owner text, lease_expires_at timestamptz)
+       lease_owner text, lease_expires_at timestamptz, reserved_tokens int, reserved_usd float8)
  WHERE s.task_id = x.task_id AND s.id = x.id`;
 
 const TURNS_INSERT = `
@@ -741,8 +743,10 @@ const TASKS_UPDATE = `
 UPDATE tasks t SET status = x.status, final_output = x.final_output, error = x.error, plan_version = x.plan_version,
        brain = x.brain, updated_at = x.updated_at, queued_at = x.queued_at,
        started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at,
-       lease_owner = x.lease_owner, lease_expires_at = x.lease_expires_at
+       lease_owner = x.lease_owner, lease_expires_at = x.lease_expires_at, reserved_tokens = x.reserved_tokens,
+       reserved_usd = x.reserved_usd
   FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, final_output text, error jsonb, plan_version int,
        brain text, updated_at timestamptz, queued_at timestamptz, started_at timestamptz,
-       completed_at timestamptz, deadline_at timestamptz, lease_owner text, lease_expires_at timestamptz)
+       completed_at timestamptz, deadline_at timestamptz, lease_owner text, lease_expires_at timestamptz,
+       reserved_tokens int, reserved_usd float8)
  WHERE t.id = x.id`;

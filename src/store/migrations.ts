@@ -33,6 +33,9 @@ CREATE TABLE tasks (
   started_at       timestamptz,
   completed_at     timestamptz,
   deadline_at      timestamptz,
+  -- Budget held for a model call in flight (the worst case of the call), released when it settles.
+  reserved_tokens  integer NOT NULL DEFAULT 0,
+  reserved_usd     double precision NOT NULL DEFAULT 0,
   lease_owner      text,
   lease_expires_at timestamptz
 );
@@ -73,6 +76,9 @@ CREATE TABLE steps (
   ready_at         timestamptz,
   started_at       timestamptz,
   completed_at     timestamptz,
+  -- Budget held for a model call in flight (the worst case of the call), released when it settles.
+  reserved_tokens  integer NOT NULL DEFAULT 0,
+  reserved_usd     double precision NOT NULL DEFAULT 0,
   lease_owner      text,
   lease_expires_at timestamptz,
   PRIMARY KEY (task_id, id)

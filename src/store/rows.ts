@@ -37,6 +37,8 @@ export function toTask(r: Row): TaskRecord {
     deadline_at: isoOrNull(r.deadline_at),
     lease_owner: (r.lease_owner as string | null) ?? null,
     lease_expires_at: isoOrNull(r.lease_expires_at),
+    reserved_tokens: Number(r.reserved_tokens ?? 0),
+    reserved_usd: Number(r.reserved_usd ?? 0),
   };
 }
 
@@ -75,6 +77,8 @@ export function toStep(r: Row): StepRecord {
     completed_at: isoOrNull(r.completed_at),
     lease_owner: (r.lease_owner as string | null) ?? null,
     lease_expires_at: isoOrNull(r.lease_expires_at),
+    reserved_tokens: Number(r.reserved_tokens ?? 0),
+    reserved_usd: Number(r.reserved_usd ?? 0),
   };
 }
 

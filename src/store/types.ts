@@ -60,6 +60,9 @@ export interface TaskRecord {
   /** Who is planning the task, until when (a planning lease, like a step's). */
   lease_owner: string | null;
   lease_expires_at: string | null;
+  /** Budget held for the planning call in flight. */
+  reserved_tokens: number;
+  reserved_usd: number;
 }
 
 /** Per-task limits; each overrides the service default when given. */
@@ -69,6 +72,8 @@ export interface TaskOptions {
   max_parallel_steps?: number;
   timeout_ms?: number;
   retry_attempts?: number;
+  budget_tokens?: number;
+  budget_usd?: number;
   [key: string]: unknown;
 }
 
@@ -87,6 +92,9 @@ export interface StepRecord extends PlannedStep {
   completed_at: string | null;
   lease_owner: string | null;
   lease_expires_at: string | null;
+  /** Budget held for this step's model call in flight. */
+  reserved_tokens: number;
+  reserved_usd: number;
 }
 
 export interface PlanRecord {
@@ -173,13 +181,26 @@ export type TaskPatch = Partial<
     | 'deadline_at'
     | 'lease_owner'
     | 'lease_expires_at'
+    | 'reserved_tokens'
+    | 'reserved_usd'
   >
 >;
 
 export type StepPatch = Partial<
   Pick<
     StepRecord,
-    'status' | 'attempt' | 'iterations' | 'output' | 'error' | 'ready_at' | 'started_at' | 'completed_at' | 'lease_owner' | 'lease_expires_at'
+    | 'status'
+    | 'attempt'
+    | 'iterations'
+    | 'output'
+    | 'error'
+    | 'ready_at'
+    | 'started_at'
+    | 'completed_at'
+    | 'lease_owner'
+    | 'lease_expires_at'
+    | 'reserved_tokens'
+    | 'reserved_usd'
   >
 >;
 

@@ -12,11 +12,11 @@ import type { LanguageModelUsage } from 'ai';
 import { MODEL_ROLES, ROLE_MODEL_KEYS, type Config, type ModelPrice, type ModelRole, type ModelSpec } from '../../config/index.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Brain, BrainCallContext, BrainResult, DecideRequest, Decision, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
+import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
 import { InProcessCircuitBreakers, type CircuitBreakers } from './breaker.js';
 import type { CallPolicy, ModelHandle } from './call.js';
 import { decideWithModel } from './decide.js';
-import { planWithModel } from './plan.js';
+import { MAX_PLAN_REPAIRS, planWithModel } from './plan.js';
 import { DEFAULT_PRICES, findPrice, usageOf } from './prices.js';
 import { createLanguageModel } from './providers.js';
 
@@ -64,14 +64,34 @@ export class ModelBrain implements Brain {
   /** Asks the planner's model chain for a plan, repairing invalid ones (plan.ts). */
   async plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {
     const usage = (h: ModelHandle, u: LanguageModelUsage | undefined) => this.#usage(h, u);
-    return planWithModel(this.chain('planner'), request, { policy: this.#policy, maxOutputTokens: this.#config.modelMaxOutputTokens, usage }, ctx.signal);
+    return planWithModel(this.chain('planner'), request, { policy: this.#policy, maxOutputTokens: this.#outputLimit(ctx), usage }, ctx.signal);
   }
 
   /** Asks the agent's model chain for the step's next action, streaming its text (decide.ts). */
   async decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>> {
-    const role = (MODEL_ROLES as readonly string[]).includes(request.agent.name) ? (request.agent.name as ModelRole) : undefined;
-    const { decision, handle, usage } = await decideWithModel(this.chain(role), request, this.#policy, this.#config.modelMaxOutputTokens, ctx);
+    const { decision, handle, usage } = await decideWithModel(this.chain(roleOf(request)), request, this.#policy, this.#outputLimit(ctx), ctx);
     return { value: decision, usage: this.#usage(handle, usage) };
+  }
+
+  /**
+   * The worst case of a call, for budgets: the prompt estimated at four characters a token, the
+   * output limit, the plan repairs a planning call may take, and the dearest model of the chain.
+   */
+  estimate(kind: 'plan' | 'decide', request: PlanRequest | DecideRequest): CallEstimate {
+    const chain = kind === 'plan' ? this.chain('planner') : this.chain(roleOf(request as DecideRequest));
+    const prices = chain.map((h) => findPrice(h.spec.model, this.#prices) ?? { input: 0, output: 0 });
+    return {
+      prompt_tokens: PROMPT_OVERHEAD_TOKENS + Math.ceil(JSON.stringify(request).length / 4),
+      max_output_tokens: this.#config.modelMaxOutputTokens,
+      calls: kind === 'plan' ? MAX_PLAN_REPAIRS + 1 : 1,
+      usd_per_input_token: Math.max(...prices.map((p) => p.input)) / 1e6,
+      usd_per_output_token: Math.max(...prices.map((p) => p.output)) / 1e6,
+    };
+  }
+
+  /** The output limit of a call: the configured one, lowered to what the task's budget leaves. */
+  #outputLimit(ctx: BrainCallContext): number {
+    return Math.min(this.#config.modelMaxOutputTokens, ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY);
   }
 
   /** The models a role calls, in order: its own or the default, then the fallbacks (no repeats). */
@@ -95,6 +115,13 @@ export class ModelBrain implements Brain {
     }
     return usageOf(handle.spec.id, handle.spec.model, usage, this.#prices);
   }
+}
+
+/** Instructions and framing around the request in a prompt, tokens (a generous estimate). */
+const PROMPT_OVERHEAD_TOKENS = 600;
+
+function roleOf(request: DecideRequest): ModelRole | undefined {
+  return (MODEL_ROLES as readonly string[]).includes(request.agent.name) ? (request.agent.name as ModelRole) : undefined;
 }
 
 /** Creates the model brain of `config.model` (which must be set). */
