@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   CANCELLED: { status: 409, category: 'user', retryable: false },
   BRAIN_ERROR: { status: 502, category: 'model', retryable: true },
   BUDGET_EXCEEDED: { status: 402, category: 'user', retryable: false },
+  GOAL_NOT_MET: { status: 422, category: 'model', retryable: false },
   MODEL_RATE_LIMITED: { status: 429, category: 'third_party', retryable: true },
   MODEL_UNAVAILABLE: { status: 503, category: 'third_party', retryable: true },
   MODEL_REJECTED: { status: 502, category: 'third_party', retryable: false },

@@ -117,7 +117,7 @@ describe('engine', () => {
     expect(r.status).toBe('completed');
     expect((await app.store.getTask(r.id))?.final_output).toBe('sums 40,41');
     const turns = await app.store.listTurns(r.id, 'a');
-    expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([[0, 'tool_calls', 2], [1, 'tool_calls', 2], [2, 'final', 0]]);
+    expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([[0, 'tool_calls', 2], [1, 'tool_calls', 2], [2, 'final', 1]]);
     const calls = await app.store.listToolCalls(r.id);
     expect(calls.map((c) => [c.tool, c.status, c.idempotency_key])).toEqual(
       expect.arrayContaining([['calculator', 'completed', `${r.id}:a:0:1`], ['sleep', 'completed', `${r.id}:a:1:0`]]),

@@ -4,7 +4,7 @@
  * exact sequences of decisions (retries, long loops, parallel plans).
  */
 import { sleep } from '../engine/retry.js';
-import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, PlanProposal, PlanRequest } from './types.js';
+import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, PlanProposal, PlanRequest, Verdict } from './types.js';
 
 export interface ScriptedBrainOptions {
   name?: string;
@@ -16,6 +16,8 @@ export interface ScriptedBrainOptions {
   usage?: (kind: 'plan' | 'decide', ctx: BrainCallContext) => { input_tokens: number; output_tokens: number; cost_usd: number };
   /** The worst case the brain declares for budgets; none when absent (a brain that costs nothing). */
   estimate?: CallEstimate;
+  /** A judge of goals; none when absent (outputs then get the deterministic checks only). */
+  judge?: (request: JudgeRequest) => Verdict | Promise<Verdict>;
 }
 
 export class ScriptedBrain implements Brain {
@@ -23,11 +25,15 @@ export class ScriptedBrain implements Brain {
 
   /** Present only when the options declare a worst case (a brain without it is free). */
   readonly estimate?: Brain['estimate'];
+  /** Present only when the options give a judge. */
+  readonly judge?: Brain['judge'];
 
   constructor(private readonly options: ScriptedBrainOptions) {
     this.name = options.name ?? 'scripted';
     const worst = options.estimate;
     if (worst) this.estimate = () => worst;
+    const judge = options.judge;
+    if (judge) this.judge = async (request, ctx) => ({ value: await judge(request), usage: this.#usage('decide', ctx) });
   }
 
   async plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {

@@ -101,6 +101,17 @@ export interface DecideRequest {
   tools: ToolDescriptor[];
 }
 
+/** A model's circuit breaker as /health shows it (src/brains/llm/breaker.ts). */
+export interface BreakerStatus {
+  /** The model id, `provider:model`. */
+  model: string;
+  state: 'closed' | 'open' | 'half_open';
+  /** Consecutive failed calls counted so far (reset by a success). */
+  failures: number;
+  /** When the breaker last opened (ms since the epoch), while it is open or half-open; else null. */
+  opened_at: number | null;
+}
+
 /** Token use of one model call. */
 export interface ModelUsage {
   model: string;
@@ -123,6 +134,21 @@ export interface BrainResult<T> {
   usage?: ModelUsage;
 }
 
+/** What the judge is asked: did this output meet the goal (the step's success criteria, or the task)? */
+export interface JudgeRequest {
+  task: TaskBrief;
+  /** The step judged, or null for the task's final output. */
+  step: PlannedStep | null;
+  /** What the output must achieve: the step's success criteria, or the task itself. */
+  criteria: string[];
+  output: StepOutput;
+}
+
+export interface Verdict {
+  pass: boolean;
+  reasons: string[];
+}
+
 /** What one brain call could cost at most, for budgets: the engine reserves it before the call. */
 export interface CallEstimate {
   /** Estimated prompt size, tokens. */
@@ -140,7 +166,16 @@ export interface Brain {
   readonly name: string;
   plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>>;
   decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>>;
+  /**
+   * Judges whether an output meets its goal, after the deterministic checks passed. Brains without a
+   * model leave it out: their outputs get the deterministic checks only.
+   */
+  judge?(request: JudgeRequest, ctx: BrainCallContext): Promise<BrainResult<Verdict>>;
+  /**
+   * The circuit breaker of every model the brain may call, for /health. Brains that call no model
+   * leave it out.
+   */
+  breakerStates?(): Promise<BreakerStatus[]>;
   /** The worst case of a call, for budgets. Brains that use no model (and cost nothing) leave it out. */
-  estimate?(kind: 'plan', request: PlanRequest): CallEstimate;
-  estimate?(kind: 'decide', request: DecideRequest): CallEstimate;
+  estimate?(kind: 'plan' | 'decide' | 'judge', request: PlanRequest | DecideRequest | JudgeRequest): CallEstimate;
 }

@@ -6,11 +6,12 @@
  * are not run again.
  */
 import { getAgent } from '../agents/index.js';
-import type { DecideRequest, Decision, DependencyOutput, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
+import type { DecideRequest, Decision, DependencyOutput, Observation, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
 import { reserveBudget, settleBudget } from './budget.js';
+import { checkGoal, goalObservation, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { PartialOutputBuffer } from './partial-output.js';
 import { recordSafeStarts, runToolCalls } from './tool-calls.js';
 
@@ -29,18 +30,38 @@ export interface AttemptRun {
 export interface AttemptResult {
   output: StepOutput;
   iterations: number;
+  /** The passing goal check, to record with the step's completion. */
+  verdict: GoalVerdict;
 }
 
 export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<AttemptResult> {
   const { journal, request } = await prepare(ctx, run);
   const history: TurnRecord[] = [];
+  let rejected: Observation | undefined;
   for (let turn = 0; turn < run.limits.maxIterations; turn++) {
     run.signal.throwIfAborted();
     const journaled: JournalTurn | undefined = journal[turn];
     const decision = journaled?.decision ?? (await decide(ctx, run, { ...request, turn, history: [...history] }));
-    if (decision.type === 'final') return { output: normaliseOutput(decision.output), iterations: turn + 1 };
+    if (decision.type === 'final') {
+      const output = normaliseOutput(decision.output);
+      // A final answer the goal check turned down is in the journal with its verdict: go on from it.
+      rejected = journaled?.observations?.find((o) => o.tool === 'goal_check' && !o.ok);
+      if (!rejected) {
+        const verdict = await checkGoal(ctx, { task: request.task, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
+        if (verdict.pass) return { output, iterations: turn + 1, verdict };
+        await commit(ctx, run.task.id, (w) => recordVerdict(w, run.step.id, run.attempt, verdict));
+        rejected = goalObservation(run.step.id, verdict);
+      }
+      history.push({ turn, decision, observations: [rejected] });
+      continue;
+    }
     const observations = journaled?.observations ?? (await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh'));
     history.push({ turn, decision, observations });
+  }
+  if (rejected && history.at(-1)?.observations[0] === rejected) {
+    throw new AppError('GOAL_NOT_MET', `Step ${run.step.id}'s last answer did not meet its goal: ${rejected.error?.message ?? ''}`, {
+      details: { step_id: run.step.id, max_iterations: run.limits.maxIterations },
+    });
   }
   throw new AppError('MAX_ITERATIONS_EXCEEDED', `Step ${run.step.id} reached ${run.limits.maxIterations} turns without a final answer`, {
     details: { step_id: run.step.id, max_iterations: run.limits.maxIterations },

@@ -6,6 +6,7 @@ import { ZERO_USAGE, type Usage } from '../events/types.js';
 import type { NewTask, StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
 import { TERMINAL_TASK_STATUSES } from '../store/types.js';
 import { dispatch, commit, type EngineContext } from './context.js';
+import { deterministicChecks, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { dependentsOf, finalOutput, isFinalStep, stepsToPromote } from './scheduling.js';
 
 /**
@@ -103,10 +104,20 @@ function stepEndingError(step: StepRecord, ending: TaskEnding, dependents: Set<s
  * After a step completed: completes the task when every step has, else promotes the steps that may
  * start now. Returns the ids of promoted steps, for dispatch after commit.
  */
-export async function advanceTask(w: TaskWriter, maxParallel: number): Promise<string[]> {
+export async function advanceTask(w: TaskWriter, maxParallel: number, judged?: GoalVerdict): Promise<string[]> {
   const steps = await w.listSteps();
   if (steps.every((s) => s.status === 'completed')) {
     const final_output = finalOutput(steps);
+    // The task-level goal check: an answer is there, and the judge (if any) found it meets the task.
+    const checks = deterministicChecks([], { text: final_output, sources: [] });
+    const pass = checks.every((c) => c.pass) && (judged?.pass ?? true);
+    await recordVerdict(w, null, 0, { ...judged, turn: null, checks: [...checks, ...(judged?.checks.slice(1) ?? [])], pass });
+    if (!pass) {
+      await w.updateTask({ final_output });
+      const reasons = judged?.judge?.reasons.join('; ') || 'the final output is empty';
+      await endTask(w, { kind: 'failed', error: { code: 'GOAL_NOT_MET', message: `The result does not meet the task: ${reasons}` } });
+      return [];
+    }
     await w.updateTask({ status: 'completed', final_output, completed_at: new Date().toISOString() });
     const duration_ms = sinceMs(w.task.started_at ?? w.task.created_at) ?? 0;
     await w.append({ type: 'task_completed', data: { final_output, duration_ms, usage: usageTotals(await w.usage()) } });

@@ -8,7 +8,9 @@ import { getAgent } from '../agents/index.js';
 import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
 import type { StepRecord, TaskRecord } from '../store/types.js';
-import { runAttempt } from './agent-loop.js';
+import { runAttempt, type AttemptResult } from './agent-loop.js';
+import { checkGoal, recordVerdict, type GoalVerdict } from './goal-check.js';
+import { finalOutput } from './scheduling.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { settleBudget } from './budget.js';
@@ -87,7 +89,7 @@ async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): 
   for (;;) {
     try {
       const result = await runAttempt(ctx, { ...run, attempt, allowedTools, resumed });
-      return await completeStep(ctx, run, attempt, result.output, result.iterations);
+      return await completeStep(ctx, run, attempt, result);
     } catch (err) {
       if (run.signal.aborted) return handleAbort(ctx, run, run.signal.reason);
       const error = toAppError(err);
@@ -122,7 +124,9 @@ async function announceRetry(ctx: EngineContext, run: StepRun, attempt: number, 
   return ok ? { attempt: attempt + 1, delay } : 0;
 }
 
-async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, output: StepOutput, iterations: number): Promise<void> {
+async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, result: AttemptResult): Promise<void> {
+  const { output, iterations } = result;
+  const taskVerdict = await judgeTaskIfLast(ctx, run, output);
   const promoted = await commit(ctx, run.task.id, async (w) => {
     const done = await w.updateStep(
       run.step.id,
@@ -130,14 +134,28 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, o
       { status: ['running'], owner: ctx.workerId },
     );
     if (!done) return [];
+    await recordVerdict(w, run.step.id, attempt, result.verdict);
     await w.append({
       type: 'step_completed',
       step_id: run.step.id,
       data: { attempt, output: output.text, duration_ms: sinceMs(run.step.started_at) ?? 0, usage: usageTotals(await w.usage(run.step.id)) },
     });
-    return advanceTask(w, run.limits.maxParallelSteps);
+    return advanceTask(w, run.limits.maxParallelSteps, taskVerdict);
   });
   await dispatch(ctx, promoted.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
+}
+
+/**
+ * When this is the task's last step to finish and the brain has a judge, judges the task's final
+ * output against the task before the completion is committed (a model call cannot run inside it).
+ */
+async function judgeTaskIfLast(ctx: EngineContext, run: StepRun, output: StepOutput): Promise<GoalVerdict | undefined> {
+  if (!ctx.brain.judge) return undefined;
+  const steps = await ctx.store.listSteps(run.task.id);
+  if (!steps.every((s) => s.id === run.step.id || s.status === 'completed')) return undefined;
+  const final = finalOutput(steps.map((s) => (s.id === run.step.id ? { ...s, output } : s)));
+  const task = { id: run.task.id, input: run.task.input, files: [], options: run.task.options };
+  return checkGoal(ctx, { task, step: null, criteria: [run.task.input], output: { text: final, sources: [] }, turn: null, limits: run.limits, signal: run.signal });
 }
 
 /** A step failed for good: it fails, its dependents fail, and the task fails with its error and code. */

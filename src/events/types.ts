@@ -45,6 +45,13 @@ export interface EventDataMap {
     result?: unknown;
     error?: ErrorInfo;
   };
+  goal_checked: {
+    /** Null for the task's final output. */
+    turn: number | null;
+    pass: boolean;
+    checks: Array<{ name: string; pass: boolean; detail?: string }>;
+    judge?: { pass: boolean; reasons: string[]; brain: string };
+  };
   step_retrying: { attempt: number; next_attempt: number; delay_ms: number; error: ErrorInfo };
   step_completed: { attempt: number; output: string; duration_ms: number; usage: Usage };
   step_failed: { attempt: number; error: ErrorInfo; duration_ms: number | null };
@@ -64,6 +71,7 @@ export const EVENT_TYPES = [
   'partial_output',
   'tool_call_started',
   'tool_call_completed',
+  'goal_checked',
   'step_retrying',
   'step_completed',
   'step_failed',
