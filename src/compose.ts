@@ -8,12 +8,14 @@
  * | live events | in-process | in-process | Redis pub/sub |
  *
  * The brain: a model brain (src/brains/llm) when AGENTIC_MODEL is set, else the built-in rule brain.
+ * A model brain's circuit breakers live in Redis when REDIS_URL is set (shared by every worker), else
+ * in the process.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { createBuiltinBrain } from './brains/builtin/index.js';
-import { createModelBrain } from './brains/llm/index.js';
+import { createModelBrain, RedisCircuitBreakers } from './brains/llm/index.js';
 import type { Brain } from './brains/types.js';
 import type { Config } from './config/index.js';
 import { Engine } from './engine/index.js';
@@ -80,8 +82,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     : shape === 'postgres' && role === 'api'
       ? new PolledQueue(() => store.countBacklog())
       : new InProcessWorkQueue();
-  // A model brain when AGENTIC_MODEL is set, else the built-in rule brain (docs/models.md).
-  const brain = options.brain ?? (config.model ? createModelBrain(config, { logger }) : createBuiltinBrain());
+  const brain = options.brain ?? createBrain(config, redis, logger);
   const tools = options.tools ?? createToolRegistry();
   const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });
   let closed = false;
@@ -101,6 +102,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       redis?.disconnect();
     },
   };
+}
+
+/** A model brain when AGENTIC_MODEL is set, else the built-in rule brain (docs/models.md). */
+function createBrain(config: Config, redis: Redis | undefined, logger: Logger): Brain {
+  if (!config.model) return createBuiltinBrain();
+  const thresholds = { failureThreshold: config.modelBreakerFailures, cooldownMs: config.modelBreakerCooldownMs };
+  // Shared breakers: one worker's failures open a provider's breaker for every worker.
+  const breakers = redis ? new RedisCircuitBreakers(redis, config.redisPrefix, { ...thresholds, logger }) : undefined;
+  return createModelBrain(config, { logger, breakers });
 }
 
 /** One command connection; the queue and the bus open their own blocking and subscriber connections from it. */

@@ -219,7 +219,8 @@ describe('service routes', () => {
     const res = await call(base, '/health');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'healthy', brain: 'builtin', model: null, checks: { database: 'ok' } });
-    expect(Object.keys(res.body).sort()).toEqual(['brain', 'checks', 'instance', 'model', 'role', 'shape', 'status', 'version']);
+    expect(Object.keys(res.body).sort()).toEqual(['brain', 'breakers', 'checks', 'instance', 'model', 'role', 'shape', 'status', 'version']);
+    expect(res.body.breakers).toEqual([]);
   });
 
   it('GET /ready is 200 when the database answers', async () => {

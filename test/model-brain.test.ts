@@ -4,11 +4,16 @@
  * (test/__fixtures__/models). Whole tasks run through the real engine, store and tools, and the
  * misbehaving-model cases each end with a clear code and a consistent event log.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InProcessCircuitBreakers, ModelBrain } from '../src/brains/llm/index.js';
-import { parseModelSpec, type Config } from '../src/config/index.js';
+import { AGENTS } from '../src/agents/index.js';
+import { createModelBrain, RedisCircuitBreakers, type ModelBrain } from '../src/brains/llm/index.js';
+import type { PlanRequest } from '../src/brains/types.js';
+import { loadConfig, parseModelSpec, type Config } from '../src/config/index.js';
 import { call, expectFinishedLog, ndjsonLines, type Json } from './support/http.js';
 import { startFakeModelServer, type FakeModelServer } from './support/model-server.js';
+import { dropSchema, POSTGRES_URL, requirePostgres, uniqueSchema } from './support/postgres.js';
+import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from './support/redis.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 let fake: FakeModelServer | undefined;
@@ -258,10 +263,29 @@ describe('a model that misbehaves', () => {
     // Two tries (Retry-After: 0 honoured) open the breaker; later calls skip OpenAI altogether.
     expect(fake!.received('openai')).toHaveLength(2);
     expect(fake!.received('anthropic')).toHaveLength(3);
-    const breakers = (s!.app.brain as ModelBrain).breakers as InProcessCircuitBreakers;
-    expect(await breakers.snapshot()).toMatchObject({ 'openai:gpt-4.1-mini': { state: 'open' }, 'anthropic:claude-sonnet-4-5': { state: 'closed' } });
+    const breakers = (s!.app.brain as ModelBrain).breakers;
+    expect(await breakers.states(['openai:gpt-4.1-mini', 'anthropic:claude-sonnet-4-5'])).toMatchObject([{ state: 'open' }, { state: 'closed' }]);
     const usage = await s!.app.store.taskUsage(task.id as string);
     expect(usage.calls).toBe(3);
+  });
+
+  it('a 429 storm opens the breaker and /health then shows it open, with every model of every chain', async () => {
+    await boot('openai:gpt-4.1-mini', () => ({ modelFallbacks: [spec('anthropic:claude-sonnet-4-5')], modelWriter: spec('openai:gpt-4.1-nano'), modelAttempts: 2, modelBreakerFailures: 2 }));
+    const before = (await call(s!.url, '/health')).body as Json & { breakers: Json[] };
+    expect(before.breakers.map((b) => b.state)).toEqual(['closed', 'closed', 'closed']);
+    fake!.whenEmpty('openai', 'openai/rate-limited');
+    fake!.queue('anthropic', 'anthropic/plan-one-step', 'anthropic/calculator-call', 'anthropic/compute-final');
+    const started = Date.now();
+    const { task } = await runTask(QUESTION);
+    expect(task.status).toBe('completed');
+    const health = (await call(s!.url, '/health')).body as Json & { breakers: Array<Json & { opened_at: string | null }> };
+    expect(health).toMatchObject({ status: 'healthy', brain: 'openai:gpt-4.1-mini' });
+    expect(health.breakers).toEqual([
+      { model: 'openai:gpt-4.1-mini', state: 'open', failures: 2, opened_at: expect.any(String) },
+      { model: 'anthropic:claude-sonnet-4-5', state: 'closed', failures: 0, opened_at: null },
+      { model: 'openai:gpt-4.1-nano', state: 'closed', failures: 0, opened_at: null },
+    ]);
+    expect(Date.parse(health.breakers[0]!.opened_at!)).toBeGreaterThanOrEqual(started - 1000);
   });
 
   it('a 429 storm with no fallback fails the task with MODEL_RATE_LIMITED', async () => {
@@ -314,3 +338,56 @@ describe('budgets with a model brain', () => {
     expect(task.usage.model_calls).toBe(0);
   });
 });
+
+if (await requireRedis()) {
+  const withPostgres = await requirePostgres();
+  describe('breakers shared through Redis', () => {
+    const connections: Redis[] = [];
+    const prefix = uniquePrefix('model-breakers');
+    afterEach(async () => {
+      for (const c of connections.splice(0)) c.disconnect();
+      await dropPrefix(prefix);
+    });
+
+    /** A model brain with its own Redis connection, as in its own worker process. */
+    function worker(f: FakeModelServer): ModelBrain {
+      const config = loadConfig({}, { model: spec('openai:gpt-4.1-mini'), openaiApiKey: 'sk-test', openaiBaseUrl: f.openaiBaseUrl, retryBaseMs: 1, retryCapMs: 5, modelAttempts: 2, modelBreakerFailures: 2 });
+      const redis = new Redis(REDIS_URL);
+      connections.push(redis);
+      const breakers = new RedisCircuitBreakers(redis, prefix, { failureThreshold: 2, cooldownMs: 60_000 });
+      return createModelBrain(config, { breakers });
+    }
+
+    const request: PlanRequest = { task: { id: 'task-1', input: QUESTION.input, files: [], options: {} }, agents: AGENTS, tools: [], maxSteps: 8 };
+    const ctx = () => ({ signal: new AbortController().signal, emitPartial: () => undefined });
+
+    it("failures recorded through one brain open the breaker for another sharing the prefix", async () => {
+      fake = await startFakeModelServer();
+      fake.whenEmpty('openai', 'openai/rate-limited');
+      const [one, two] = [worker(fake), worker(fake)];
+      await expect(one.plan(request, ctx())).rejects.toMatchObject({ code: 'MODEL_RATE_LIMITED' });
+      expect(fake.received('openai')).toHaveLength(2);
+      expect(await two.breakerStates()).toEqual([{ model: 'openai:gpt-4.1-mini', state: 'open', failures: 2, opened_at: expect.any(Number) }]);
+      // The second worker never calls the failing provider: its breaker is open.
+      await expect(two.plan(request, ctx())).rejects.toMatchObject({ code: 'MODEL_UNAVAILABLE', details: { circuit_open: ['openai:gpt-4.1-mini'] } });
+      expect(fake.received('openai')).toHaveLength(2);
+    });
+
+    it.runIf(withPostgres)('with REDIS_URL set, the service keeps its breakers in Redis and /health shows what other workers recorded', async () => {
+      const schema = uniqueSchema('breakers');
+      try {
+        await boot('openai:gpt-4.1-mini', () => ({ databaseUrl: POSTGRES_URL, databaseSchema: schema, redisUrl: REDIS_URL, redisPrefix: prefix, modelBreakerFailures: 2 }));
+        expect((s!.app.brain as ModelBrain).breakers).toBeInstanceOf(RedisCircuitBreakers);
+        const other = worker(fake!).breakers;
+        await other.failed('openai:gpt-4.1-mini');
+        await other.failed('openai:gpt-4.1-mini');
+        const health = (await call(s!.url, '/health')).body as Json;
+        expect(health).toMatchObject({ shape: 'distributed', breakers: [{ model: 'openai:gpt-4.1-mini', state: 'open', failures: 2 }] });
+      } finally {
+        await s?.close();
+        s = undefined;
+        await dropSchema(schema);
+      }
+    });
+  });
+}

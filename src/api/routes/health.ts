@@ -5,8 +5,8 @@ export const VERSION = '0.1.0';
 
 export function healthRoutes(app: App, state: { ready: () => boolean }) {
   return async (f: FastifyInstance) => {
-    f.get('/health', { schema: { tags: ['service'], summary: 'Liveness, with the brain and shape in use' } }, async () => {
-      const database = await app.store.ping();
+    f.get('/health', { schema: { tags: ['service'], summary: 'Liveness, with the brain, shape and model circuit breakers in use' } }, async () => {
+      const [database, breakers] = await Promise.all([app.store.ping(), breakerStates(app)]);
       return {
         status: database ? 'healthy' : 'degraded',
         version: VERSION,
@@ -16,6 +16,7 @@ export function healthRoutes(app: App, state: { ready: () => boolean }) {
         role: app.role,
         instance: app.engine.ctx.workerId,
         checks: { database: database ? 'ok' : 'unreachable' },
+        breakers,
       };
     });
 
@@ -25,4 +26,10 @@ export function healthRoutes(app: App, state: { ready: () => boolean }) {
       return reply.status(ready ? 200 : 503).send({ ready, checks: { database: database ? 'ok' : 'unreachable', started: state.ready() } });
     });
   };
+}
+
+/** The brain's circuit breakers, `opened_at` as an ISO time; none for a brain that calls no model. */
+async function breakerStates(app: App) {
+  const states = (await app.brain.breakerStates?.()) ?? [];
+  return states.map((b) => ({ ...b, opened_at: b.opened_at === null ? null : new Date(b.opened_at).toISOString() }));
 }

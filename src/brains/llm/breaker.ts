@@ -4,11 +4,15 @@
  * the brain moves down its fallback chain. Half-open: after the cooldown one trial call goes
  * through; success closes the breaker, failure opens it again.
  *
- * The contract is asynchronous so that a Redis-backed implementation can share breaker state
- * between worker processes later; today's implementation lives in the process.
+ * The contract is asynchronous so that breaker state can be shared between worker processes:
+ * `InProcessCircuitBreakers` keeps it in this process, `RedisCircuitBreakers` (redis-breaker.ts) in
+ * Redis. Both pass the same contract suite (breaker-contract.ts).
  */
 
-export type BreakerState = 'closed' | 'open' | 'half_open';
+import type { BreakerStatus } from '../types.js';
+
+export type { BreakerStatus };
+export type BreakerState = BreakerStatus['state'];
 
 /** Breakers keyed by model id. */
 export interface CircuitBreakers {
@@ -18,13 +22,17 @@ export interface CircuitBreakers {
   succeeded(key: string): Promise<void>;
   /** Records a failed call (one that counts against the provider). */
   failed(key: string): Promise<void>;
-  /** Current state of every breaker that has seen a call, for /health and logs. */
-  snapshot(): Promise<Record<string, { state: BreakerState; failures: number }>>;
+  /** Current state of the given breakers, in order (a breaker that has seen no call is closed), for /health and logs. */
+  states(keys: readonly string[]): Promise<BreakerStatus[]>;
 }
 
+/** Thresholds shared by every implementation. */
 export interface BreakerOptions {
+  /** Consecutive failures that open a breaker. */
   failureThreshold: number;
+  /** How long an open breaker refuses calls before admitting one trial, ms. */
   cooldownMs: number;
+  /** The clock, ms since the epoch (tests pass a fake one). @defaultValue Date.now */
   now?: () => number;
 }
 
@@ -76,8 +84,12 @@ export class InProcessCircuitBreakers implements CircuitBreakers {
     }
   }
 
-  async snapshot(): Promise<Record<string, { state: BreakerState; failures: number }>> {
-    return Object.fromEntries([...this.#entries].map(([k, e]) => [k, { state: e.state, failures: e.failures }]));
+  async states(keys: readonly string[]): Promise<BreakerStatus[]> {
+    return keys.map((model) => {
+      const e = this.#entries.get(model);
+      if (!e) return { model, state: 'closed', failures: 0, opened_at: null };
+      return { model, state: e.state, failures: e.failures, opened_at: e.state === 'closed' ? null : e.openedAt };
+    });
   }
 
   #entry(key: string): Entry {

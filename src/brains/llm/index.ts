@@ -12,7 +12,7 @@ import type { LanguageModelUsage } from 'ai';
 import { MODEL_ROLES, ROLE_MODEL_KEYS, type Config, type ModelPrice, type ModelRole, type ModelSpec } from '../../config/index.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
+import type { Brain, BreakerStatus, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
 import { InProcessCircuitBreakers, type CircuitBreakers } from './breaker.js';
 import type { CallPolicy, ModelHandle } from './call.js';
 import { decideWithModel } from './decide.js';
@@ -21,7 +21,8 @@ import { DEFAULT_PRICES, findPrice, usageOf } from './prices.js';
 import { createLanguageModel } from './providers.js';
 
 export { DEFAULT_PRICES, findPrice, usageOf } from './prices.js';
-export { InProcessCircuitBreakers, type BreakerState, type CircuitBreakers } from './breaker.js';
+export { InProcessCircuitBreakers, type BreakerState, type BreakerStatus, type CircuitBreakers } from './breaker.js';
+export { RedisCircuitBreakers, type RedisBreakerOptions } from './redis-breaker.js';
 export { MAX_PLAN_REPAIRS, planSchema } from './plan.js';
 
 /** A Retry-After longer than this moves to the next model rather than waiting, ms. */
@@ -29,7 +30,7 @@ const MAX_RETRY_AFTER_MS = 30_000;
 
 export interface ModelBrainOptions {
   logger?: Logger;
-  /** Breaker state; in-process unless given (a shared implementation can come later). */
+  /** Breaker state: in-process unless given; compose.ts passes `RedisCircuitBreakers` when Redis is configured. */
   breakers?: CircuitBreakers;
 }
 
@@ -89,6 +90,13 @@ export class ModelBrain implements Brain {
     };
   }
 
+  /** The breaker of every model of every role's chain, each model once, in chain order. */
+  async breakerStates(): Promise<BreakerStatus[]> {
+    const roles: Array<ModelRole | undefined> = [undefined, ...MODEL_ROLES];
+    const ids = [...new Set(roles.flatMap((role) => this.#chainSpecs(role).map((s) => s.id)))];
+    return this.breakers.states(ids);
+  }
+
   /** The output limit of a call: the configured one, lowered to what the task's budget leaves. */
   #outputLimit(ctx: BrainCallContext): number {
     return Math.min(this.#config.modelMaxOutputTokens, ctx.maxOutputTokens ?? Number.POSITIVE_INFINITY);
@@ -96,10 +104,14 @@ export class ModelBrain implements Brain {
 
   /** The models a role calls, in order: its own or the default, then the fallbacks (no repeats). */
   chain(role: ModelRole | undefined): ModelHandle[] {
+    return this.#chainSpecs(role).map((spec) => this.#handle(spec));
+  }
+
+  #chainSpecs(role: ModelRole | undefined): ModelSpec[] {
     const own = role ? (this.#config[ROLE_MODEL_KEYS[role]] as ModelSpec | undefined) : undefined;
     const specs = [own ?? this.#config.model!, ...this.#config.modelFallbacks];
     const ids = [...new Set(specs.map((s) => s.id))];
-    return ids.map((id) => this.#handle(specs.find((s) => s.id === id)!));
+    return ids.map((id) => specs.find((s) => s.id === id)!);
   }
 
   #handle(spec: ModelSpec): ModelHandle {
