@@ -36,6 +36,8 @@ export async function runPlanJob(ctx: EngineContext, deps: { signals: TaskSignal
   } catch (err) {
     const reason = signal.aborted ? signal.reason : err;
     if (reason instanceof AppError && (reason.code === 'CANCELLED' || reason.code === 'NOT_READY')) return;
+    // An unreachable store is not the plan's fault: the job is offered again (see Engine.handle).
+    if (reason instanceof AppError && reason.code === 'STORE_ERROR') throw reason;
     await failPlanning(ctx, taskId, toAppError(reason, 'BRAIN_ERROR'));
   } finally {
     clearTimeout(deadline);

@@ -93,6 +93,9 @@ async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): 
     } catch (err) {
       if (run.signal.aborted) return handleAbort(ctx, run, run.signal.reason);
       const error = toAppError(err);
+      // The store being unreachable is not the step's fault: the job is offered again and resumes
+      // from the journal, without using up an attempt.
+      if (error.code === 'STORE_ERROR') throw error;
       if (!error.retryable || attempt >= run.limits.retryAttempts) return failStep(ctx, run, attempt, error);
       const next = await announceRetry(ctx, run, attempt, error);
       if (next === 0) return;
