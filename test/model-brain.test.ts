@@ -391,3 +391,30 @@ if (await requireRedis()) {
     });
   });
 }
+
+describe('the model judge (AGENTIC_MODEL_JUDGE)', () => {
+  it('judges a step with success criteria and the task, journaled as goal_checked with the judge\'s usage', async () => {
+    await boot('openai:gpt-4.1-mini', () => ({ modelJudge: true }));
+    fake!.queue('openai', 'openai/plan-one-step', 'openai/calculator-call', 'openai/compute-final', 'openai/judge-pass', 'openai/judge-pass');
+    const { events, task } = await runTask(QUESTION);
+    expect(task.status).toBe('completed');
+    const checks = ofType(events, 'goal_checked').map((e) => e.data as { pass: boolean; judge?: { pass: boolean; brain: string } });
+    expect(checks).toHaveLength(2);
+    expect(checks.every((c) => c.pass && c.judge?.pass === true && c.judge.brain === 'openai:gpt-4.1-mini')).toBe(true);
+    const judgeCall = fake!.received('openai')[3]!;
+    expect((judgeCall.body.response_format as Json).type).toBe('json_schema');
+    expect(JSON.stringify(judgeCall.body.messages)).toContain('<data source=\\"output\\">');
+    expect(task.usage.model_calls).toBe(5);
+  });
+
+  it('sends a turned-down answer back to the model, which revises it', async () => {
+    await boot('openai:gpt-4.1-mini', () => ({ modelJudge: true }));
+    fake!.queue('openai', 'openai/plan-one-step', 'openai/calculator-call', 'openai/compute-final', 'openai/judge-fail', 'openai/compute-final', 'openai/judge-pass', 'openai/judge-pass');
+    const { events, task } = await runTask(QUESTION);
+    expect(task.status).toBe('completed');
+    const steps = ofType(events, 'goal_checked').filter((e) => e.step_id).map((e) => (e.data as { pass: boolean }).pass);
+    expect(steps).toEqual([false, true]);
+    // The model saw why its answer was turned down.
+    expect(JSON.stringify(fake!.received('openai')[4]!.body.messages)).toContain('it does not state the number');
+  });
+});

@@ -183,6 +183,11 @@ export const configSchema = z.object({
   modelTimeoutMs: int(100, 3_600_000).default(60_000),
   /** Tries of one model call on 429, 5xx and timeouts before moving down the fallback chain, the first included. Env `AGENTIC_MODEL_ATTEMPTS`. @defaultValue 3 */
   modelAttempts: int(1, 20).default(3),
+  /**
+   * Ask the model to judge each answer with success criteria, and each task's result, after the
+   * deterministic checks (one more model call each). Env `AGENTIC_MODEL_JUDGE` (true/false). @defaultValue false
+   */
+  modelJudge: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').or(z.boolean()).default(false),
   /** Consecutive failed calls that open a model's circuit breaker. Env `AGENTIC_MODEL_BREAKER_FAILURES`. @defaultValue 5 */
   modelBreakerFailures: int(1, 1000).default(5),
   /** How long an open breaker refuses calls before letting one trial call through (half-open), ms. Env `AGENTIC_MODEL_BREAKER_COOLDOWN_MS`. @defaultValue 30000 */
@@ -240,6 +245,7 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   modelMaxOutputTokens: 'AGENTIC_MODEL_MAX_OUTPUT_TOKENS',
   modelTimeoutMs: 'AGENTIC_MODEL_TIMEOUT_MS',
   modelAttempts: 'AGENTIC_MODEL_ATTEMPTS',
+  modelJudge: 'AGENTIC_MODEL_JUDGE',
   modelBreakerFailures: 'AGENTIC_MODEL_BREAKER_FAILURES',
   modelBreakerCooldownMs: 'AGENTIC_MODEL_BREAKER_COOLDOWN_MS',
   prices: 'AGENTIC_PRICES',

@@ -12,10 +12,11 @@ import type { LanguageModelUsage } from 'ai';
 import { MODEL_ROLES, ROLE_MODEL_KEYS, type Config, type ModelPrice, type ModelRole, type ModelSpec } from '../../config/index.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Brain, BreakerStatus, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
+import type { Brain, BreakerStatus, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
 import { InProcessCircuitBreakers, type CircuitBreakers } from './breaker.js';
 import type { CallPolicy, ModelHandle } from './call.js';
 import { decideWithModel } from './decide.js';
+import { judgeWithModel } from './judge.js';
 import { MAX_PLAN_REPAIRS, planWithModel } from './plan.js';
 import { DEFAULT_PRICES, findPrice, usageOf } from './prices.js';
 import { createLanguageModel } from './providers.js';
@@ -60,7 +61,16 @@ export class ModelBrain implements Brain {
       maxRetryAfterMs: MAX_RETRY_AFTER_MS,
       breakers: this.breakers,
     };
+    if (config.modelJudge) {
+      this.judge = (request, ctx) => {
+        const usage = (h: ModelHandle, u: LanguageModelUsage | undefined) => this.#usage(h, u);
+        return judgeWithModel(this.chain(undefined), request, { policy: this.#policy, maxOutputTokens: this.#outputLimit(ctx), usage }, ctx.signal);
+      };
+    }
   }
+
+  /** The goal check's judge (judge.ts), when AGENTIC_MODEL_JUDGE is on. */
+  readonly judge?: Brain['judge'];
 
   /** Asks the planner's model chain for a plan, repairing invalid ones (plan.ts). */
   async plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {
@@ -78,8 +88,8 @@ export class ModelBrain implements Brain {
    * The worst case of a call, for budgets: the prompt estimated at four characters a token, the
    * output limit, the plan repairs a planning call may take, and the dearest model of the chain.
    */
-  estimate(kind: 'plan' | 'decide', request: PlanRequest | DecideRequest): CallEstimate {
-    const chain = kind === 'plan' ? this.chain('planner') : this.chain(roleOf(request as DecideRequest));
+  estimate(kind: 'plan' | 'decide' | 'judge', request: PlanRequest | DecideRequest | JudgeRequest): CallEstimate {
+    const chain = kind === 'plan' ? this.chain('planner') : kind === 'judge' ? this.chain(undefined) : this.chain(roleOf(request as DecideRequest));
     const prices = chain.map((h) => findPrice(h.spec.model, this.#prices) ?? { input: 0, output: 0 });
     return {
       prompt_tokens: PROMPT_OVERHEAD_TOKENS + Math.ceil(JSON.stringify(request).length / 4),

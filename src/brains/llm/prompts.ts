@@ -89,7 +89,7 @@ export function decideMessages(request: DecideRequest): ModelMessage[] {
 }
 
 function turnMessages(turn: TurnRecord): ModelMessage[] {
-  if (turn.decision.type !== 'tool_calls') return [];
+  if (turn.decision.type === 'final') return rejectedAnswer(turn);
   const decision: Extract<Decision, { type: 'tool_calls' }> = turn.decision;
   const ids = decision.calls.map((_, i) => toolCallId(turn, i));
   const text = decision.thought ? [{ type: 'text' as const, text: decision.thought }] : [];
@@ -98,6 +98,16 @@ function turnMessages(turn: TurnRecord): ModelMessage[] {
   return [
     { role: 'assistant', content: [...text, ...calls] },
     { role: 'tool', content: results },
+  ];
+}
+
+/** A final answer the goal check turned down: the answer, then why, so the model can revise it. */
+function rejectedAnswer(turn: TurnRecord): ModelMessage[] {
+  const verdict = turn.observations.find((o) => o.tool === 'goal_check' && !o.ok);
+  if (!verdict || turn.decision.type !== 'final') return [];
+  return [
+    { role: 'assistant', content: turn.decision.output.text },
+    { role: 'user', content: `${verdict.error?.message ?? 'The answer does not meet the goal yet.'} Revise the answer so that it does.` },
   ];
 }
 
