@@ -12,6 +12,7 @@ import type { TaskEvent } from '../src/events/types.js';
 import { createToolRegistry, createBuiltinTools } from '../src/tools/index.js';
 import { sinkTool, sleepTool } from './support/tools.js';
 import { waitForTask } from './support/server.js';
+import { until } from './support/wait.js';
 
 type Script = (req: DecideRequest) => Decision | Promise<Decision>;
 
@@ -281,10 +282,3 @@ describe('engine', () => {
   });
 });
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -16,6 +16,7 @@ import { sleep } from '../src/engine/retry.js';
 import { createToolRegistry } from '../src/tools/index.js';
 import type { ToolDefinition, ToolEffect } from '../src/tools/types.js';
 import { waitForTask } from './support/server.js';
+import { until } from './support/wait.js';
 
 /** A tool that blocks on n = 1 until aborted while `gate.block`, else returns at once; counts runs per key. */
 function gatedTool(name: string, effect: ToolEffect, gate: { block: boolean }, runs: Map<string, number>): ToolDefinition<{ n: number }, { n: number }> {
@@ -60,13 +61,6 @@ async function open(dataDir: string, tool: string, effect: ToolEffect, gate: { b
   return app;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Runs the task until turn 1's tool call is in flight, then stops the process's engine abruptly. */
 async function interruptAtTurnOne(dataDir: string, tool: string, effect: ToolEffect, runs: Map<string, number>, calls: Array<{ step: string; turn: number; attempt: number }>) {

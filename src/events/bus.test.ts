@@ -5,6 +5,7 @@ import { REDIS_URL, requireRedis, uniquePrefix } from '../../test/support/redis.
 import { InProcessEventBus, type EventBus } from './bus.js';
 import { RedisEventBus } from './redis-bus.js';
 import type { TaskEvent } from './types.js';
+import { until } from '../../test/support/wait.js';
 
 const event = (task_id: string, seq: number): TaskEvent => ({
   seq,
@@ -15,13 +16,6 @@ const event = (task_id: string, seq: number): TaskEvent => ({
   data: { text: `t${seq}`, attempt: 1, turn: 0 },
 });
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function runEventBusContract(name: string, open: () => EventBus[]): void {
   describe(`EventBus contract: ${name}`, () => {

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job, WorkQueue } from './types.js';
+import { until } from '../../test/support/wait.js';
 
 export interface QueueFixture {
   /** A queue; calls with the same `shared` name reach the same underlying queue (another process, for Redis). */
@@ -13,13 +14,6 @@ export interface QueueFixture {
 
 const job = (i: number): Job => ({ kind: 'step', taskId: `t${i}`, stepId: `s${i}` });
 
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 export function runWorkQueueContract(name: string, fixture: () => Promise<QueueFixture>): void {
   describe(`WorkQueue contract: ${name}`, () => {

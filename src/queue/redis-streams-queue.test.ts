@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from '../../test/support/redis.js';
 import { RedisStreamsQueue } from './redis-streams-queue.js';
 import type { Job } from './types.js';
+import { until } from '../../test/support/wait.js';
 
 const run = await requireRedis();
 const prefix = uniquePrefix('streams');
@@ -19,13 +20,6 @@ afterAll(async () => {
   if (run) await dropPrefix(prefix);
 });
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.skipIf(!run)('Redis Streams queue', () => {
   it('redelivers the messages of a consumer that died without acknowledging them', async () => {
