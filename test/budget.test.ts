@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrain } from '../src/brains/scripted.js';
 import type { Decision } from '../src/brains/types.js';
-import { createApp, type App } from '../src/compose.js';
-import { loadConfig } from '../src/config/index.js';
-import { waitForTask } from './support/server.js';
+import type { App } from '../src/compose.js';
+import { startTestApp, waitForTask } from './support/server.js';
 
 const limits: Array<number | undefined> = [];
 // Each call: prompt 100 tokens, up to 200 out; it reports 100 in + 50 out at $0.001 in, $0.002 out per token.
@@ -31,8 +30,7 @@ const brain = new ScriptedBrain({
 
 let app: App;
 beforeAll(async () => {
-  app = await createApp({ config: loadConfig({}, { dataDir: ':memory:', logLevel: 'silent' }), brain });
-  await app.startWorker();
+  app = await startTestApp({ brain });
 });
 afterAll(async () => {
   await app?.close(500);

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrain } from '../src/brains/scripted.js';
 import type { Decision, JudgeRequest } from '../src/brains/types.js';
-import { createApp, type App } from '../src/compose.js';
-import { loadConfig } from '../src/config/index.js';
-import { waitForTask } from './support/server.js';
+import type { App } from '../src/compose.js';
+import { startTestApp, waitForTask } from './support/server.js';
 
 const judged: JudgeRequest[] = [];
 const brain = new ScriptedBrain({
@@ -40,8 +39,7 @@ const brain = new ScriptedBrain({
 
 let app: App;
 beforeAll(async () => {
-  app = await createApp({ config: loadConfig({}, { dataDir: ':memory:', logLevel: 'silent' }), brain });
-  await app.startWorker();
+  app = await startTestApp({ brain });
 });
 afterAll(async () => {
   await app?.close(500);

@@ -60,3 +60,11 @@ export async function waitForTask(app: App, id: string, timeoutMs = 30_000): Pro
   }
   throw new Error(`task ${id} did not finish within ${timeoutMs} ms`);
 }
+
+/** The app without HTTP (engine, store, queue, bus) on an in-memory database, with its worker started. */
+export async function startTestApp(options: { config?: Partial<Config>; brain?: Brain; tools?: ToolRegistry } = {}): Promise<App> {
+  const config = loadConfig({}, { dataDir: ':memory:', logLevel: 'silent', ...options.config });
+  const app = await createApp({ config, brain: options.brain, tools: options.tools });
+  await app.startWorker();
+  return app;
+}
