@@ -112,7 +112,3 @@ export function toAppError(err: unknown, fallback: ErrorCode = 'INTERNAL_ERROR')
   return new AppError(fallback, message || 'Unknown error', { cause: err });
 }
 
-/** True when the error came from an aborted signal (cancel, deadline or shutdown). */
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
-}

@@ -63,23 +63,6 @@ export interface EventDataMap {
 
 export type EventType = keyof EventDataMap;
 
-export const EVENT_TYPES = [
-  'task_created',
-  'planning_started',
-  'plan_created',
-  'step_started',
-  'partial_output',
-  'tool_call_started',
-  'tool_call_completed',
-  'goal_checked',
-  'step_retrying',
-  'step_completed',
-  'step_failed',
-  'task_resumed',
-  'task_completed',
-  'task_failed',
-  'task_cancelled',
-] as const satisfies readonly EventType[];
 
 /** Events after which a task's log never grows. */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['task_completed', 'task_failed', 'task_cancelled']);

@@ -80,14 +80,6 @@ export class SqlStore implements Store {
     return rows[0]?.n ?? 0;
   }
 
-  async listUnfinishedTasks(limit: number): Promise<TaskRecord[]> {
-    const rows = await this.db.query(
-      `SELECT ${TASK_SELECT} FROM tasks t WHERE status = ANY($1::text[]) AND queued_at IS NOT NULL ORDER BY queued_at LIMIT $2`,
-      [UNFINISHED, limit],
-    );
-    return rows.map(toTask);
-  }
-
   async findOrphanedWork(staleMs: number, limit: number): Promise<OrphanedWork> {
     const rows = await this.db.query<{ kind: string; task_id: string; step_id: string | null }>(
       `SELECT 'overdue' AS kind, id AS task_id, NULL AS step_id FROM tasks

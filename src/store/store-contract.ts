@@ -276,7 +276,7 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       expect((await store.listTasks({ tenantId: tenant, status: ['completed'], limit: 10 })).items.map((t) => t.id)).toEqual([ids[0]]);
       await expect(store.listTasks({ tenantId: tenant, limit: 2, cursor: 'garbage' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
       expect(await store.getTask(ids[0]!, 'someone-else')).toBeNull();
-      expect((await store.listUnfinishedTasks(10_000)).map((t) => t.id)).toContain(ids[1]);
+      expect((await store.findOrphanedWork(0, 10_000)).plans).toContain(ids[1]);
     });
 
     it('ranks documents by full-text relevance and returns passages with document ids', async () => {

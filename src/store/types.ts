@@ -265,8 +265,6 @@ export interface Store extends DocumentStore, FileStore {
   getTask(taskId: string, tenantId?: string): Promise<TaskRecord | null>;
   listTasks(query: { tenantId?: string; status?: TaskStatus[]; limit: number; cursor?: string }): Promise<Page<TaskRecord>>;
   countTasks(query: { tenantId?: string; status?: TaskStatus[] }): Promise<number>;
-  /** Tasks that were queued and have not finished: what a restarted worker must resume. */
-  listUnfinishedTasks(limit: number): Promise<TaskRecord[]>;
   /**
    * Work that should be moving but that no worker holds: tasks queued for planning and untouched
    * for `staleMs`, steps ready for longer than `staleMs`, running steps whose lease expired (or was
