@@ -2,7 +2,8 @@
  * The work queue's contract test suite, run against every implementation (in-process and Redis
  * Streams) by `queue.test.ts`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { trackFixtures } from '../../test/support/fixtures.js';
 import type { Job, WorkQueue } from './types.js';
 import { until } from '../../test/support/wait.js';
 
@@ -17,15 +18,7 @@ const job = (i: number): Job => ({ kind: 'step', taskId: `t${i}`, stepId: `s${i}
 
 export function runWorkQueueContract(name: string, fixture: () => Promise<QueueFixture>): void {
   describe(`WorkQueue contract: ${name}`, () => {
-    const opened: QueueFixture[] = [];
-    const setup = async () => {
-      const fx = await fixture();
-      opened.push(fx);
-      return fx;
-    };
-    afterEach(async () => {
-      for (const fx of opened.splice(0)) await fx.cleanup();
-    });
+    const setup = trackFixtures(fixture);
 
     it('delivers every job, with no more in flight than the concurrency', async () => {
       const fx = await setup();

@@ -2,7 +2,8 @@
  * The circuit breakers' contract test suite, run against every implementation (in-process and
  * Redis) by `breaker.test.ts`.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { trackFixtures } from '../../../test/support/fixtures.js';
 import type { BreakerOptions, CircuitBreakers } from './breaker.js';
 
 export interface BreakerFixture {
@@ -21,15 +22,7 @@ const stateOf = async (b: CircuitBreakers, key = 'm') => (await b.states([key]))
 
 export function runCircuitBreakersContract(name: string, fixture: () => Promise<BreakerFixture>): void {
   describe(`CircuitBreakers contract: ${name}`, () => {
-    const opened: BreakerFixture[] = [];
-    const setup = async () => {
-      const fx = await fixture();
-      opened.push(fx);
-      return fx;
-    };
-    afterEach(async () => {
-      for (const fx of opened.splice(0)) await fx.cleanup();
-    });
+    const setup = trackFixtures(fixture);
 
     it('opens after the threshold, admits one trial after the cooldown, closes on success', async () => {
       const t = clock();
