@@ -51,6 +51,22 @@ export const ERROR_CODES = {
   MODEL_RATE_LIMITED: { status: 429, category: 'third_party', retryable: true },
   MODEL_UNAVAILABLE: { status: 503, category: 'third_party', retryable: true },
   MODEL_REJECTED: { status: 502, category: 'third_party', retryable: false },
+  REPLANNED: { status: 409, category: 'system', retryable: false },
+  // Tools: sandboxed code, data, the web, email, approvals.
+  SANDBOX_UNAVAILABLE: { status: 503, category: 'system', retryable: false },
+  CODE_ERROR: { status: 422, category: 'user', retryable: false },
+  RESOURCE_LIMIT: { status: 422, category: 'user', retryable: false },
+  URL_BLOCKED: { status: 403, category: 'user', retryable: false },
+  FETCH_FAILED: { status: 502, category: 'third_party', retryable: true },
+  SQL_READ_ONLY: { status: 403, category: 'user', retryable: false },
+  SQL_ERROR: { status: 422, category: 'user', retryable: false },
+  SEARCH_FAILED: { status: 502, category: 'third_party', retryable: true },
+  EMAIL_FAILED: { status: 502, category: 'third_party', retryable: true },
+  APPROVAL_REJECTED: { status: 403, category: 'user', retryable: false },
+  APPROVAL_NOT_FOUND: { status: 404, category: 'user', retryable: false },
+  APPROVAL_DECIDED: { status: 409, category: 'user', retryable: false },
+  FORBIDDEN: { status: 403, category: 'user', retryable: false },
+  MCP_ERROR: { status: 502, category: 'third_party', retryable: true },
 
   // Service problems (5xx).
   NOT_READY: { status: 503, category: 'system', retryable: true },

@@ -9,6 +9,8 @@ import { ToolRegistry } from './registry.js';
 import type { ToolDefinition } from './types.js';
 
 export type {
+  Artifact,
+  ArtifactSink,
   DocumentIndex,
   FileAccess,
   Passage,

@@ -41,6 +41,20 @@ export interface DocumentIndex {
   search(query: string, options?: { limit?: number; documentIds?: string[] }): Promise<Passage[]>;
 }
 
+/** A file a tool produced for its task (run_python's outputs folder), stored as a task artifact. */
+export interface Artifact {
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+}
+
+/** Where a tool puts the files it produced; they are served at `GET /v1/tasks/{id}/artifacts/{name}`. */
+export interface ArtifactSink {
+  /** Stores (or replaces) an artifact of the task. `name` is a plain file name: no slashes, at most 200 characters. */
+  save(name: string, data: Buffer, contentType: string): Promise<Artifact>;
+}
+
 /** What a running tool may use. Everything that touches storage goes through these contracts. */
 export interface ToolContext {
   /** Aborted on cancel, deadline, timeout or shutdown; tools must stop promptly when it fires. */
@@ -53,6 +67,8 @@ export interface ToolContext {
   /** Files attached to the task (or, for direct invocation, any of the tenant's files). */
   files: FileAccess;
   documents: DocumentIndex;
+  /** Where files the tool produced go; absent where nothing can keep them (then tools report them without storing). */
+  artifacts?: ArtifactSink;
 }
 
 export interface ToolDefinition<I = unknown, O = unknown> {
