@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../errors.js';
@@ -21,6 +23,24 @@ const PAGE = `<!doctype html>
 <img src="/chart.png" alt="chart">
 <ul><li>North</li><li>South</li></ul>
 </body></html>`;
+
+/** A throwaway self-signed certificate for "secure.test" (P-256, valid until 2126); it protects nothing. */
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUf5qMHn0VPFODrLewVDRoeW4Yky8wCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLc2VjdXJlLnRlc3QwIBcNMjYxMTIxMTkyMjQxWhgPMjEyNjEw
+MjgxOTIyNDFaMBYxFDASBgNVBAMMC3NlY3VyZS50ZXN0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEhW8XF8A5vq9yyuIRyvcDuKkWaotzjRAf2zvuNXKN/6ItEsdP
+KT/yyoEADMFc16ThGnyCOtmBdkxtBk2nt6+rs6NrMGkwHQYDVR0OBBYEFLs785+2
+BM1zvw0JuA9OePTfddNeMB8GA1UdIwQYMBaAFLs785+2BM1zvw0JuA9OePTfddNe
+MA8GA1UdEwEB/wQFMAMBAf8wFgYDVR0RBA8wDYILc2VjdXJlLnRlc3QwCgYIKoZI
+zj0EAwIDSAAwRQIhAKod5chmcsftjHo+oEFTe8UntVEwYdMi9sp7Yqyx84FNAiBi
++uMsAkCSiRrUjK1mK085YmfWXEF1KN31CMQVtWC5PA==
+-----END CERTIFICATE-----`;
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1Cth2KE7IlXu/Aei
+LY9Jh83GQLHqCFJveWlTzGpbvxChRANCAASFbxcXwDm+r3LK4hHK9wO4qRZqi3ON
+EB/bO+41co3/oi0Sx08pP/LKgQAMwVzXpOEafII62YF2TG0GTae3r6uz
+-----END PRIVATE KEY-----`;
 
 const BIG_SIZE = 1024 * 1024;
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
@@ -332,6 +352,35 @@ describe('fetch_url pins the connection to the checked address', () => {
     expect(err.details.address).toBe('169.254.169.254');
     expect(dns.calls).toEqual(['rebind.test', 'rebind.test']);
     expect(seen.map((s) => s.path)).toEqual([`/redirect?to=${next}`]);
+  });
+
+  it('keeps the original name for TLS: it is sent as SNI and the certificate is verified', async () => {
+    const serverNames: string[] = [];
+    const tlsServer = createHttpsServer(
+      {
+        cert: TEST_CERT,
+        key: TEST_KEY,
+        SNICallback: (name, done) => {
+          serverNames.push(name);
+          done(null, createSecureContext({ cert: TEST_CERT, key: TEST_KEY }));
+        },
+      },
+      (_req, res) => res.end('should never be read'),
+    );
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const tlsPort = (tlsServer.address() as AddressInfo).port;
+      const dns = fakeDns({ 'secure.test': [['127.0.0.1']] });
+      const err = await localFetcher({ lookup: dns }).failure({ url: `https://secure.test:${tlsPort}/` });
+      expect(err.code).toBe('FETCH_FAILED');
+      // A self-signed certificate is refused: verification is on although the socket goes to an IP address.
+      expect(err.details.error_code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
+      expect(err.retryable).toBe(false);
+      expect(serverNames).toEqual(['secure.test']);
+    } finally {
+      tlsServer.closeAllConnections();
+      await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+    }
   });
 
   it('tries the next checked address when one refuses the connection', async () => {
