@@ -229,6 +229,11 @@ describe('sql_query over uploaded files', () => {
     expect(pdf.message).toMatch(/report\.pdf.*not CSV, JSON or Parquet/);
     const big = await failure(query({ query: 'SELECT 1', files: ['f_sales'] }, undefined, { maxFileBytes: 10 }));
     expect(big.code).toBe('TOOL_ERROR');
+    const broken = memoryFiles({ bad: { name: 'broken.json', content_type: 'application/json', data: '{not json' } });
+    const unreadable = await failure(query({ query: 'SELECT 1', files: ['bad'] }, context(broken)));
+    expect(unreadable.code).toBe('SQL_ERROR');
+    expect(unreadable.message).toMatch(/^File "broken.json" could not be read as json: .*Malformed JSON in file "broken.json"/);
+    expect(unreadable.message).not.toContain('agentic-sql-');
   });
 
   it('stops a long query at the statement timeout', async () => {

@@ -23,6 +23,12 @@
  *   cannot be read-only (INSERT, DROP, ...) before they reach the server. Superuser connections are
  *   refused by default: a superuser can read and write server files from a plain SELECT
  *   (`pg_read_file`, `lo_export`), which no transaction mode prevents.
+ *
+ * Values in rows are JSON-safe: 64-bit integers and exact decimals become numbers when a double
+ * holds them exactly (at most 15 significant digits) and text otherwise; dates, times and
+ * timestamps are the engine's text (`2024-01-15`, `2024-01-15 08:00:00+00`, PostgreSQL sessions in
+ * UTC); bytes are the engine's text form (PostgreSQL `\x` hex, DuckDB `\xNN` escapes); NaN and
+ * Infinity are text; JSON, arrays and structs nest.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,7 +128,7 @@ export const sqlQueryOutputSchema = z.object({
   source: z.string(),
   /** Result columns in order; `type` is the engine's type name (DuckDB or PostgreSQL). */
   columns: z.array(columnSchema),
-  /** One array per row, values in column order; see the module comment for how values are converted. */
+  /** One array per row, values in column order (arrays, not objects: column names may repeat); JSON-safe values. */
   rows: z.array(z.array(z.unknown())),
   row_count: z.number().int(),
   /** True when the result had more rows than returned (row cap or size cap). */
@@ -416,7 +422,12 @@ async function prepareDuckDb(conn: DuckDBConnection, dir: string, files: LoadedF
   await conn.run(`SET allowed_directories = [${sqlString(`${dir}/`)}]`);
   await conn.run('SET enable_external_access = false');
   for (const view of views) {
-    await conn.run(`CREATE VIEW ${sqlIdentifier(view.name)} AS SELECT * FROM ${READERS[view.format]}(${sqlString(view.path)})`);
+    // Creating the view reads the head of the file (CSV dialect, JSON structure, Parquet footer).
+    const sql = `CREATE VIEW ${sqlIdentifier(view.name)} AS SELECT * FROM ${READERS[view.format]}(${sqlString(view.path)})`;
+    await conn.run(sql).catch((err: unknown) => {
+      const message = (err instanceof Error ? err.message : String(err)).split(view.path).join(view.file_name);
+      throw sqlError(`File "${view.file_name}" could not be read as ${view.format}: ${message}`, { file_id: view.file_id }, err);
+    });
   }
   await conn.run('SET lock_configuration = true');
   return views.map(({ path: _path, ...table }) => table);
@@ -425,7 +436,7 @@ async function prepareDuckDb(conn: DuckDBConnection, dir: string, files: LoadedF
 /** Statement types that read only; everything else (COPY, ATTACH, LOAD, SET, CREATE ...) is refused. */
 const DUCKDB_READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
 
-const DUCKDB_WIDE_INTEGERS = new Set<DuckDBTypeId>([
+const DUCKDB_EXACT_NUMERICS = new Set<DuckDBTypeId>([
   DuckDBTypeId.BIGINT,
   DuckDBTypeId.UBIGINT,
   DuckDBTypeId.HUGEINT,
@@ -447,14 +458,16 @@ interface ResultTable {
 
 /** DuckDB's JSON form (dates as text, exact decimals), with 64-bit integers and decimals as numbers when exact. */
 function duckDbRows(reader: DuckDBResultReader): unknown[][] {
-  const wide = reader.columnTypes().map((t) => DUCKDB_WIDE_INTEGERS.has(t.typeId));
+  const wide = reader.columnTypes().map((t) => DUCKDB_EXACT_NUMERICS.has(t.typeId));
   return reader
     .getRowsJson()
     .map((row) => row.map((v, c) => (wide[c] && typeof v === 'string' ? numberFromText(v) : v)));
 }
 
 /** First keywords of statements that can read only; the statement type after parsing is what counts. */
-const DUCKDB_READ_KEYWORDS = new Set(['SELECT', 'WITH', 'VALUES', 'TABLE', 'FROM', 'EXPLAIN', 'DESCRIBE', 'SHOW', 'SUMMARIZE', 'PIVOT', 'UNPIVOT']);
+const DUCKDB_READ_KEYWORDS = new Set(
+  ['SELECT', 'WITH', 'VALUES', 'TABLE', 'FROM', 'EXPLAIN', 'DESCRIBE', 'SHOW', 'SUMMARIZE', 'PIVOT', 'UNPIVOT'],
+);
 
 async function runDuckDbStatement(conn: DuckDBConnection, query: string, limits: QueryLimits): Promise<ResultTable> {
   // First line: a write is refused before DuckDB binds it (binding an INSERT into a view fails
