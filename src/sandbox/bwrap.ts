@@ -81,6 +81,11 @@ export interface SandboxOptions {
   hostGid?: number;
   /** Extra host paths mounted read-only at the same place, e.g. a Python installed under /opt. */
   extraReadOnlyPaths?: string[];
+  /**
+   * Host folder for the per-run temp dirs; when the service is root it must be traversable by
+   * `hostUid` (like /tmp). @defaultValue os.tmpdir()
+   */
+  tempDir?: string;
 }
 
 /** A file placed in the sandbox. */
@@ -138,6 +143,7 @@ export const SANDBOX_PATHS = Object.freeze({
 const SANDBOX_UID = 1000;
 const SECCOMP_FD = 3;
 const REPORT_FD = 4;
+const ARGS_FD = 5;
 /** How long past the wall clock the host waits for the launcher before tearing the sandbox down. */
 const HOST_GRACE_MS = 3000;
 
@@ -176,6 +182,7 @@ interface ResolvedOptions {
   pythonPath: string;
   hostUser: { uid: number; gid: number } | null;
   extraReadOnlyPaths: string[];
+  tempDir: string;
 }
 
 function resolveOptions(options: SandboxOptions): ResolvedOptions {
@@ -185,6 +192,7 @@ function resolveOptions(options: SandboxOptions): ResolvedOptions {
     pythonPath: options.pythonPath ?? '/usr/bin/python3',
     hostUser: isRoot ? { uid: options.hostUid ?? 65534, gid: options.hostGid ?? 65534 } : null,
     extraReadOnlyPaths: options.extraReadOnlyPaths ?? [],
+    tempDir: options.tempDir ?? tmpdir(),
   };
 }
 
@@ -212,7 +220,7 @@ async function chownTree(path: string, user: { uid: number; gid: number }): Prom
 }
 
 async function createRunDir(request: SandboxRequest, options: ResolvedOptions): Promise<RunDir> {
-  const root = await mkdtemp(join(tmpdir(), 'agentic-sandbox-'));
+  const root = await mkdtemp(join(options.tempDir, 'agentic-sandbox-'));
   const dir: RunDir = { root, program: join(root, 'program'), data: join(root, 'data'), etc: join(root, 'etc') };
   try {
     await chmod(root, 0o700);
@@ -277,6 +285,9 @@ function filesystemArgs(dir: RunDir, limits: SandboxLimits, system: string[]): s
     '--size', scratch, '--perms', '1777', '--tmpfs', '/tmp',
     '--ro-bind', dir.data, SANDBOX_PATHS.data,
     '--ro-bind', dir.program, SANDBOX_PATHS.program,
+    // Last: the root tmpfs that bwrap built the tree in becomes read-only, so the only writable
+    // places are the two size-limited tmpfs.
+    '--remount-ro', '/',
     '--chdir', SANDBOX_PATHS.work,
   ];
 }
@@ -322,17 +333,22 @@ interface Collected {
   durationMs: number;
 }
 
-function spawnSandbox(args: string[], options: ResolvedOptions, request: SandboxRequest): Promise<Collected> {
+function spawnSandbox(setup: string[], command: string[], options: ResolvedOptions, request: SandboxRequest): Promise<Collected> {
   const { limits, signal } = request;
   const arch = currentSeccompArch();
   const seccomp = arch ? buildSeccompFilter(arch) : null;
   const started = Date.now();
-  const child = spawn(options.bwrapPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe', seccomp ? 'pipe' : 'ignore', 'pipe'],
+  // The setup options go through a pipe (--args) so that the sandbox's /proc/1/cmdline, which is
+  // bwrap's, does not show host paths; bwrap wants the command itself on its command line.
+  const child = spawn(options.bwrapPath, ['--args', String(ARGS_FD), '--', ...command], {
+    stdio: ['ignore', 'pipe', 'pipe', seccomp ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: true,
     env: {},
     ...(options.hostUser ?? {}),
   });
+  const argsPipe = (child.stdio as unknown as (Writable | null)[])[ARGS_FD] as Writable;
+  argsPipe.on('error', () => undefined);
+  argsPipe.end(Buffer.from(setup.map((a) => `${a}\0`).join('')));
   const stdout = new CappedOutput(limits.outputBytes);
   const stderr = new CappedOutput(limits.outputBytes);
   const reportChunks: Buffer[] = [];
@@ -407,10 +423,16 @@ function toResult(collected: Collected): SandboxResult {
 }
 
 /** bwrap's own complaint, when it failed before running anything. */
-function setupFailure(collected: Collected): string | null {
+function setupFailure(collected: Collected, options: ResolvedOptions): string | null {
   if (collected.report.length > 0 || collected.hostLimit) return null;
   const text = collected.stderr.text().trim();
-  return text.startsWith('bwrap:') ? text.split('\n')[0] ?? text : null;
+  if (text.startsWith('usage:')) return 'bwrap rejected its arguments (unsupported bubblewrap version?)';
+  if (!text.startsWith('bwrap:')) return null;
+  const line = text.split('\n')[0] ?? text;
+  if (options.hostUser && /source path .*Permission denied/.test(line)) {
+    return `${line} (bwrap runs as uid ${options.hostUser.uid}, which cannot reach the temp folder ${options.tempDir}; choose a temp folder every user can traverse, such as /tmp)`;
+  }
+  return line;
 }
 
 function checkRequest(request: SandboxRequest): void {
@@ -435,21 +457,16 @@ export async function runInSandbox(request: SandboxRequest, options: SandboxOpti
   const env = { ...BASE_ENV, ...(request.env ?? {}) };
   const dir = await createRunDir(request, resolved);
   try {
-    const args = [
+    const setup = [
       ...isolationArgs(),
       ...envArgs(env),
       ...filesystemArgs(dir, request.limits, await systemMounts(resolved.extraReadOnlyPaths)),
       ...(currentSeccompArch() ? ['--seccomp', String(SECCOMP_FD)] : []),
-      '--',
-      resolved.pythonPath,
-      '-I',
-      '-S',
-      `${SANDBOX_PATHS.program}/launcher.py`,
-      launcherConfig(request, env),
     ];
-    const collected = await spawnSandbox(args, resolved, request);
+    const command = [resolved.pythonPath, '-I', '-S', `${SANDBOX_PATHS.program}/launcher.py`, launcherConfig(request, env)];
+    const collected = await spawnSandbox(setup, command, resolved, request);
     request.signal?.throwIfAborted();
-    const failure = setupFailure(collected);
+    const failure = setupFailure(collected, resolved);
     if (failure) throw new AppError('SANDBOX_UNAVAILABLE', `The sandbox could not be set up: ${failure}`);
     return toResult(collected);
   } finally {

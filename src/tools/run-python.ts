@@ -38,6 +38,8 @@ export interface RunPythonOptions {
   hostGid?: number;
   /** Extra host paths mounted read-only, e.g. a virtualenv under /opt. */
   extraReadOnlyPaths?: string[];
+  /** Host folder for per-run temp dirs; must be traversable by `hostUid`. @defaultValue os.tmpdir() */
+  tempDir?: string;
   /** Overrides of the sandbox limits; `wallSeconds` is also the largest `timeout_s` a call may ask for. */
   limits?: Partial<SandboxLimits>;
   /** Total size of the files mounted under /data, in MiB. @defaultValue 100 */
@@ -128,14 +130,16 @@ function sandboxOptions(options: RunPythonOptions): SandboxOptions {
   if (options.hostUid !== undefined) out.hostUid = options.hostUid;
   if (options.hostGid !== undefined) out.hostGid = options.hostGid;
   if (options.extraReadOnlyPaths !== undefined) out.extraReadOnlyPaths = options.extraReadOnlyPaths;
+  if (options.tempDir !== undefined) out.tempDir = options.tempDir;
   return out;
 }
 
 /** A mountable version of an uploaded file's name: one plain segment, unique among `taken`. */
 export function mountName(original: string, fileId: string, taken: Set<string>): string {
+  // No hidden names: a leading dot would hide the file from a plain `ls` and `..` must never appear.
   // eslint-disable-next-line no-control-regex
-  let name = original.replace(/[/\\\u0000-\u001f\u007f]/g, '_').trim().slice(0, 150);
-  if (!isPlainFileName(name) || name.startsWith('.')) name = fileId.replace(/[^A-Za-z0-9._-]/g, '_');
+  let name = original.replace(/[/\\\u0000-\u001f\u007f]/g, '_').trim().replace(/^\.+/, '').slice(0, 150);
+  if (!isPlainFileName(name)) name = fileId.replace(/[^A-Za-z0-9_-]/g, '_');
   const ext = extname(name);
   const stem = name.slice(0, name.length - ext.length);
   let candidate = name;
