@@ -19,7 +19,7 @@ import { createRunJavaScriptTool } from '../src/tools/run-javascript.js';
 import type { RunJavaScriptOutput } from '../src/tools/run-javascript.js';
 import { createRunPythonTool } from '../src/tools/run-python.js';
 import type { RunPythonOutput } from '../src/tools/run-python.js';
-import type { ToolContext } from '../src/tools/types.js';
+import type { FileAccess, ToolContext } from '../src/tools/types.js';
 
 const SECRET = `agentic-secret-${randomUUID()}`;
 process.env.AGENTIC_TEST_SECRET = SECRET;
@@ -45,17 +45,22 @@ let registry: ToolRegistry;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const host = { canaryMtime: 0, passwd: '' };
 
+/** No files; built first and then typed, so it fits FileAccess whether or not the contract has list(). */
+const noFilesAccess = {
+  get: async () => null,
+  read: async (): Promise<never> => {
+    throw new Error('no files');
+  },
+  list: async () => [],
+};
+const noFiles: FileAccess = noFilesAccess;
+
 function context(): ToolContext {
   return {
     signal: new AbortController().signal,
     tenantId: 'tenant-escape',
     idempotencyKey: 'escape',
-    files: {
-      get: async () => null,
-      read: async () => {
-        throw new Error('no files');
-      },
-    },
+    files: noFiles,
     documents: { search: async () => [] },
   };
 }
@@ -372,7 +377,8 @@ time.sleep(10)`);
 while True:
     pass`);
     expect(result.limit).toBe('cpu');
-    expect(result.cpu_ms).toBeGreaterThanOrEqual(LIMITS.cpuSeconds * 1000 - 100);
+    // rusage is sampled in ticks and can read a little under the limit that fired.
+    expect(result.cpu_ms).toBeGreaterThanOrEqual(LIMITS.cpuSeconds * 500);
   });
 
   it('kills a CPU loop that ignores SIGXCPU and SIGTERM', async ({ expect }) => {
@@ -489,6 +495,23 @@ if os.fork() == 0:
     os._exit(0)
 open('/work/outputs/main.txt', 'w').write('main')`);
     expect(result.artifacts.map((a) => a.name)).toEqual(['main.txt']);
+  });
+
+  it('cannot forge the artifact report through the supervisor’s file descriptors', async ({ expect }) => {
+    const result = await py(`
+res = {}
+for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:
+    for fd in ('3', '4', '5'):
+        def forge():
+            f = os.open('/proc/%s/fd/%s' % (pid, fd), os.O_WRONLY)
+            os.write(f, (json.dumps({'type': 'file', 'name': 'forged.txt', 'size': 2}) + '\\nhi').encode())
+        res[pid + '/' + fd] = attempt(forge)
+out(res)`);
+    const seen = observed<Record<string, string>>(result);
+    expect(Object.values(seen).filter((v) => v === 'ok')).toEqual([]);
+    expect(seen['2/4']).toBe('PermissionError'); // the launcher (pid 2) is not dumpable
+    expect(result.artifacts).toEqual([]);
+    expect(result.exit_code).toBe(0);
   });
 
   // --- Processes and signals --------------------------------------------------------------------
@@ -643,7 +666,7 @@ describe.concurrent('run_javascript containment', () => {
   });
 
   it('limits a memory bomb', async ({ expect }) => {
-    const out = await js('const a = []; while (true) a.push(new Uint8Array(1 << 20));');
+    const out = await js('const a = []; while (true) a.push({ i: a.length, s: "y".repeat(100) });');
     expect(out.limit).toBe('memory');
   });
 

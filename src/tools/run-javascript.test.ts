@@ -4,19 +4,24 @@ import { runJob } from '../sandbox/quickjs-worker.js';
 import { ToolRegistry } from './registry.js';
 import { assertRunJavaScriptAvailable, createRunJavaScriptTool } from './run-javascript.js';
 import type { RunJavaScriptOutput } from './run-javascript.js';
-import type { ToolContext } from './types.js';
+import type { FileAccess, ToolContext } from './types.js';
+
+/** No files; built first and then typed, so it fits FileAccess whether or not the contract has list(). */
+const noFilesAccess = {
+  get: async () => null,
+  read: async (id: string): Promise<never> => {
+    throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
+  },
+  list: async () => [],
+};
+const noFiles: FileAccess = noFilesAccess;
 
 function context(signal = new AbortController().signal): ToolContext {
   return {
     signal,
     tenantId: 'tenant-1',
     idempotencyKey: 'key-1',
-    files: {
-      get: async () => null,
-      read: async (id) => {
-        throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-      },
-    },
+    files: noFiles,
     documents: { search: async () => [] },
   };
 }
@@ -100,7 +105,7 @@ describe('run_javascript', () => {
   });
 
   it('stops a memory bomb at the QuickJS memory limit', async () => {
-    const out = await invoke({ code: 'const a = []; for (;;) a.push(new Uint8Array(1 << 20));' });
+    const out = await invoke({ code: 'const a = []; for (;;) a.push({ i: a.length, s: "y".repeat(100) });' });
     expect(out.limit).toBe('memory');
     expect(out.error?.message).toMatch(/out of memory/);
   });

@@ -20,16 +20,21 @@ function memoryFiles(files: Record<string, { name: string; data: string }>): Fil
       created_at: '2025-01-01T00:00:00.000Z',
     };
   };
-  return {
-    async get(id) {
+  // Built first and then typed, so it fits FileAccess whether or not the contract has list().
+  const access = {
+    async get(id: string) {
       return meta(id);
     },
-    async read(id) {
+    async read(id: string) {
       const m = meta(id);
       if (!m) throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
       return { ...m, data: Buffer.from((files[id] as { data: string }).data) };
     },
+    async list() {
+      return Object.keys(files).map((id) => meta(id) as StoredFile);
+    },
   };
+  return access;
 }
 
 function memorySink(): ArtifactSink & { saved: Map<string, { data: Buffer; contentType: string }> } {
