@@ -1,10 +1,10 @@
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { skipSandboxTests, sandboxCheck } from './__fixtures__/sandbox-available.js';
-import { DEFAULT_SANDBOX_LIMITS, assertSandboxAvailable, checkSandbox, runInSandbox } from './bwrap.js';
+import { DEFAULT_SANDBOX_LIMITS, assertSandboxAvailable, checkSandbox, runInSandbox, sweepStaleRunDirs } from './bwrap.js';
 
 const limits = { ...DEFAULT_SANDBOX_LIMITS, wallSeconds: 5, cpuSeconds: 3 };
 
@@ -16,6 +16,22 @@ describe('checkSandbox', () => {
       code: 'SANDBOX_UNAVAILABLE',
       message: expect.stringContaining('Code execution is disabled'),
     });
+  });
+});
+
+describe('sweepStaleRunDirs', () => {
+  it('deletes old run dirs left by a crash and keeps recent ones and other files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sweep-test-'));
+    const old = join(dir, 'agentic-sandbox-old');
+    await mkdir(join(old, 'data'), { recursive: true });
+    const past = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(old, past, past);
+    await mkdir(join(dir, 'agentic-sandbox-recent'));
+    await mkdir(join(dir, 'unrelated'));
+    await utimes(join(dir, 'unrelated'), past, past);
+    expect(await sweepStaleRunDirs(dir)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual(['agentic-sandbox-recent', 'unrelated']);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

@@ -220,7 +220,7 @@ async function chownTree(path: string, user: { uid: number; gid: number }): Prom
 }
 
 async function createRunDir(request: SandboxRequest, options: ResolvedOptions): Promise<RunDir> {
-  const root = await mkdtemp(join(options.tempDir, 'agentic-sandbox-'));
+  const root = await mkdtemp(join(options.tempDir, RUN_DIR_PREFIX));
   const dir: RunDir = { root, program: join(root, 'program'), data: join(root, 'data'), etc: join(root, 'etc') };
   try {
     await chmod(root, 0o700);
@@ -236,6 +236,27 @@ async function createRunDir(request: SandboxRequest, options: ResolvedOptions): 
     await rm(root, { recursive: true, force: true });
     throw err;
   }
+}
+
+const RUN_DIR_PREFIX = 'agentic-sandbox-';
+/** Run dirs older than this are leftovers of a process that died mid-run (no run lives this long). */
+const STALE_RUN_DIR_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes run dirs that a crashed service left behind (they hold code and task files). Called by
+ * the start-up probe; returns how many it removed.
+ */
+export async function sweepStaleRunDirs(tempDir: string = tmpdir(), olderThanMs: number = STALE_RUN_DIR_MS): Promise<number> {
+  let removed = 0;
+  const entries = await readdir(tempDir).catch(() => [] as string[]);
+  for (const entry of entries.filter((e) => e.startsWith(RUN_DIR_PREFIX))) {
+    const path = join(tempDir, entry);
+    const info = await lstat(path).catch(() => null);
+    if (!info?.isDirectory() || Date.now() - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true });
+    removed += 1;
+  }
+  return removed;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,10 +540,12 @@ function runProbe(args: string[], options: ResolvedOptions): Promise<{ code: num
 /**
  * Verifies that a sandbox can really be set up here: bwrap is present, can create every namespace
  * with the exact flags real runs use and run `true` inside, and the launcher's Python starts inside
- * with the seccomp filter and limits. Never throws; says why when it cannot.
+ * with the seccomp filter and limits. Never throws; says why when it cannot. Also deletes run dirs
+ * that a crashed process left behind.
  */
 export async function checkSandbox(options: SandboxOptions = {}): Promise<SandboxCheck> {
   const resolved = resolveOptions(options);
+  await sweepStaleRunDirs(resolved.tempDir);
   try {
     await access(resolved.bwrapPath, fsConstants.X_OK);
   } catch {

@@ -10,6 +10,7 @@ export {
   assertSandboxAvailable,
   checkSandbox,
   runInSandbox,
+  sweepStaleRunDirs,
 } from './bwrap.js';
 export type { SandboxCheck, SandboxFile, SandboxLimits, SandboxOptions, SandboxRequest, SandboxResult } from './bwrap.js';
 export type { OutputFile, SandboxLimitName, SkippedOutput } from './report.js';

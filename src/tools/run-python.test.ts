@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { skipSandboxTests } from '../sandbox/__fixtures__/sandbox-available.js';
@@ -227,12 +230,18 @@ describe.skipIf(skipSandboxTests)('run_python in the sandbox', () => {
     expect(out.stdout).toMatch(/\[output truncated: \d+ more bytes not shown\]$/);
   });
 
-  it('stops the run when the caller aborts', async () => {
+  it('stops the run when the caller aborts, and still deletes its temp dir', async () => {
+    const tempDir = await mkdtemp(join(tmpdir(), 'run-python-abort-'));
+    await chmod(tempDir, 0o711);
+    const own = new ToolRegistry().register(createRunPythonTool({ tempDir }));
     const controller = new AbortController();
     const started = Date.now();
-    const run = invoke({ code: 'import time\ntime.sleep(60)' }, context({ signal: controller.signal }));
+    const run = own.invoke('run_python', { code: 'import time\ntime.sleep(60)' }, context({ signal: controller.signal }));
     setTimeout(() => controller.abort(new AppError('CANCELLED', 'user cancelled')), 300);
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(5000);
+    // The registry answers at once; the tool kills the sandbox and cleans up right after.
+    await expect.poll(() => readdir(tempDir), { timeout: 5000 }).toEqual([]);
+    await rm(tempDir, { recursive: true, force: true });
   });
 });
