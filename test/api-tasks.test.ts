@@ -274,7 +274,7 @@ describe('GET /v1/tasks/{id}', () => {
     expect(Object.keys(t).sort()).toEqual(
       [
         'brain', 'completed_at', 'created_at', 'deadline_at', 'duration_ms', 'error', 'files', 'final_output', 'id', 'input',
-        'last_event_seq', 'links', 'options', 'plan', 'queued_at', 'started_at', 'status', 'steps', 'updated_at', 'usage',
+        'last_event_seq', 'links', 'options', 'plan', 'plans', 'queued_at', 'started_at', 'status', 'steps', 'updated_at', 'usage',
       ].sort(),
     );
     expect(t.status).toBe('completed');
@@ -283,16 +283,19 @@ describe('GET /v1/tasks/{id}', () => {
     expect(t.final_output).toContain('Grey herons nest in colonies called heronries.');
     expect(typeof t.duration_ms).toBe('number');
 
-    expect(Object.keys(t.plan).sort()).toEqual(['brain', 'created_at', 'rationale', 'steps', 'version']);
+    expect(Object.keys(t.plan).sort()).toEqual(['brain', 'created_at', 'rationale', 'reason', 'steps', 'version']);
     expect(t.plan.version).toBe(1);
+    expect(t.plan.reason).toBeNull();
+    expect(t.plans).toEqual([t.plan]);
     expect(t.plan.brain).toBe('builtin');
     expect(t.plan.steps).toEqual(t.steps.map((s) => s.id));
     expect(t.steps.length).toBeGreaterThanOrEqual(2);
 
     for (const step of t.steps) {
       expect(Object.keys(step).sort()).toEqual(
-        ['agent', 'attempts', 'completed_at', 'depends_on', 'duration_ms', 'error', 'id', 'instruction', 'iterations', 'output', 'ready_at', 'started_at', 'status', 'title', 'tools'].sort(),
+        ['agent', 'attempts', 'completed_at', 'depends_on', 'duration_ms', 'error', 'id', 'instruction', 'iterations', 'output', 'parent_id', 'plan_version', 'ready_at', 'started_at', 'status', 'title', 'tools'].sort(),
       );
+      expect(step).toMatchObject({ plan_version: 1, parent_id: null });
       expect(step.status).toBe('completed');
       expect(step.attempts).toBe(1);
       expect(step.iterations as number).toBeGreaterThanOrEqual(1);

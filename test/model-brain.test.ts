@@ -39,6 +39,8 @@ async function boot(model: string, extra: (f: FakeModelServer) => Partial<Config
       anthropicBaseUrl: fake.anthropicBaseUrl,
       retryBaseMs: 1,
       retryCapMs: 5,
+      // Failures end the task as they are unless a test asks for re-planning.
+      maxReplans: 0,
       ...extra(fake),
     },
   });
@@ -214,6 +216,9 @@ describe('a model that misbehaves', () => {
     expect(fake!.received('openai')).toHaveLength(3);
     expect(ofType(events, 'plan_created')).toHaveLength(0);
     expect(await s!.app.store.listSteps(id)).toHaveLength(0);
+    // The three calls were billed, so they count, though no plan came of them.
+    expect(task.usage).toMatchObject({ model_calls: 1 });
+    expect(task.usage.input_tokens as number).toBeGreaterThanOrEqual(1800);
   });
 
   it('a call to a tool the step may not use goes back to the model as TOOL_NOT_ALLOWED', async () => {
@@ -252,6 +257,8 @@ describe('a model that misbehaves', () => {
     expect(task.error).toMatchObject({ code: 'BRAIN_ERROR', details: { reason: 'empty_answer' } });
     expect(ofType(events, 'step_retrying')).toHaveLength(1);
     expect(fake!.pending('openai')).toBe(1);
+    // The empty answers were billed: the plan (700 in) and two answers (900 in each) count.
+    expect(task.usage).toMatchObject({ model_calls: 3, input_tokens: 2500, output_tokens: 120 });
   });
 
   it('a 429 storm opens the breaker and the fallback model takes over', async () => {
@@ -391,6 +398,50 @@ if (await requireRedis()) {
     });
   });
 }
+
+describe('re-planning and delegation with a model', () => {
+  it('asks the model for a revised plan after a step fails for good, and keeps both plans', async () => {
+    await boot('openai:gpt-4.1-mini', () => ({ maxReplans: 1 }));
+    fake!.queue('openai', 'openai/plan-one-step', 'openai/unknown-tool-call', 'openai/unknown-tool-call', 'openai/replan-writer', 'openai/answer-final');
+    const { id, events, task } = await runTask({ ...QUESTION, options: { max_iterations: 2 } });
+    expect(task.status).toBe('completed');
+    expect(task.final_output).toBe('The answer is 372.');
+    expect(ofType(events, 'replanning')[0]!.data).toMatchObject({ version: 2, trigger: 'step_failed', step_id: 'compute', error: { code: 'MAX_ITERATIONS_EXCEEDED' } });
+    const plans = ofType(events, 'plan_created').map((e) => e.data as { version: number; steps: Array<{ id: string }> });
+    expect(plans.map((p) => [p.version, p.steps.map((st) => st.id)])).toEqual([[1, ['compute']], [2, ['compute-v2']]]);
+    expect(task.plan).toMatchObject({ version: 2 });
+    // The revision request told the model what happened, as data.
+    const replan = fake!.received('openai')[3]!;
+    const prompt = JSON.stringify(replan.body.messages);
+    expect(prompt).toContain('This is a revision');
+    expect(prompt).toContain('<data source=\\"earlier steps\\">');
+    expect(prompt).toContain('MAX_ITERATIONS_EXCEEDED');
+    expect((replan.body.response_format as Json).type).toBe('json_schema');
+    // Every plan call is counted.
+    expect(task.usage.model_calls).toBe(5);
+    const steps = (await call(s!.url, `/v1/tasks/${id}`)).body.steps as Array<{ id: string; status: string; plan_version: number }>;
+    expect(steps.map((st) => [st.id, st.status, st.plan_version])).toEqual([['compute', 'failed', 1], ['compute-v2', 'completed', 2]]);
+  });
+
+  it('a manager delegates to an analyst through the delegate tool, then answers from its result', async () => {
+    await boot('openai:gpt-4.1-mini');
+    fake!.queue('openai', 'openai/plan-manager', 'openai/delegate-call', 'openai/calculator-call', 'openai/compute-final', 'openai/manager-final');
+    const { id, events, task } = await runTask(QUESTION);
+    expect(task.status).toBe('completed');
+    expect(task.final_output).toBe('The analyst found 372. The answer is 372.');
+    expect(ofType(events, 'delegated')[0]).toMatchObject({ step_id: 'lead', data: { turn: 0, steps: [{ id: 'lead.calc', agent: 'analyst' }] } });
+    const [, managerFirst, childFirst, , managerSecond] = fake!.received('openai');
+    const toolNames = (body: Record<string, unknown>) => (body.tools as Array<{ function: { name: string } }>).map((t) => t.function.name);
+    expect(toolNames(managerFirst!.body)).toEqual(['delegate']);
+    expect(toolNames(childFirst!.body)).toContain('calculator');
+    expect(toolNames(childFirst!.body)).not.toContain('delegate');
+    // The manager's second turn carries the sub-task's output as the delegate call's result, marked as data.
+    expect(lastUserText(managerSecond!.body)).toContain('<data source=\\"result of tool delegate\\">');
+    expect(lastUserText(managerSecond!.body)).toContain('lead.calc');
+    const steps = (await call(s!.url, `/v1/tasks/${id}`)).body.steps as Array<{ id: string; parent_id: string | null; status: string }>;
+    expect(steps.map((st) => [st.id, st.parent_id, st.status])).toEqual([['lead', null, 'completed'], ['lead.calc', 'lead', 'completed']]);
+  });
+});
 
 describe('the model judge (AGENTIC_MODEL_JUDGE)', () => {
   it('judges a step with success criteria and the task, journaled as goal_checked with the judge\'s usage', async () => {

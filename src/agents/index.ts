@@ -9,7 +9,12 @@ export interface AgentDefinition {
   instructions: string;
   /** Tools this agent may call. */
   tools: string[];
+  /** May hand sub-tasks to other agents with the `delegate` call (src/engine/delegation.ts). */
+  delegates?: boolean;
 }
+
+/** The call a delegating agent (the manager) uses to hand sub-tasks to other agents. */
+export const DELEGATE_TOOL = 'delegate';
 
 export const AGENTS: readonly AgentDefinition[] = Object.freeze([
   {
@@ -41,9 +46,12 @@ export const AGENTS: readonly AgentDefinition[] = Object.freeze([
   },
   {
     name: 'manager',
-    description: 'Splits a large piece of work into sub-tasks for the other agents.',
-    instructions: 'Decide which agents should do what, delegate, and combine their results.',
+    description: 'Splits a large piece of work into sub-tasks for the other agents, then combines their results.',
+    instructions:
+      'Split the step into sub-tasks for the other agents and hand them over with one `delegate` call. When their results come back, ' +
+      'combine them into the step\'s answer; delegate again only if something is missing.',
     tools: [],
+    delegates: true,
   },
 ]);
 

@@ -41,6 +41,7 @@ export const taskOptionsSchema = z
     retry_attempts: z.number().int().min(1).max(20).optional().describe('Attempts per step, the first included.'),
     budget_tokens: z.number().int().min(1).max(1_000_000_000).optional().describe('Hard limit on the tokens (input + output) of all model calls; the task ends with BUDGET_EXCEEDED rather than pass it.'),
     budget_usd: z.number().positive().max(1_000_000).optional().describe('Hard limit on the cost of all model calls, USD.'),
+    max_replans: z.number().int().min(0).max(20).optional().describe('Revised plans allowed after a step fails for good or the result misses the task (capped by AGENTIC_MAX_REPLANS; model brains only).'),
   })
   .strict();
 

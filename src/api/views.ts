@@ -31,6 +31,8 @@ function ms(from: string | null, to: string | null): number | null {
 export function stepView(s: StepRecord) {
   return {
     id: s.id,
+    plan_version: s.plan_version,
+    parent_id: s.parent_id,
     agent: s.agent,
     title: s.title,
     instruction: s.instruction,
@@ -48,8 +50,8 @@ export function stepView(s: StepRecord) {
   };
 }
 
-function planView(p: PlanRecord | null) {
-  return p && { version: p.version, brain: p.brain, rationale: p.rationale, created_at: p.created_at, steps: p.steps.map((s) => s.id) };
+function planView(p: PlanRecord) {
+  return { version: p.version, brain: p.brain, rationale: p.rationale, reason: p.reason, created_at: p.created_at, steps: p.steps.map((s) => s.id) };
 }
 
 function usageView(u: TaskUsageSummary) {
@@ -57,8 +59,8 @@ function usageView(u: TaskUsageSummary) {
 }
 
 export async function taskView(store: Store, t: TaskRecord) {
-  const [plan, steps, usage] = await Promise.all([
-    t.plan_version > 0 ? store.getPlan(t.id, t.plan_version) : Promise.resolve(null),
+  const [plans, steps, usage] = await Promise.all([
+    t.plan_version > 0 ? store.listPlans(t.id) : Promise.resolve([]),
     store.listSteps(t.id),
     store.taskUsage(t.id),
   ]);
@@ -72,7 +74,8 @@ export async function taskView(store: Store, t: TaskRecord) {
     updated_at: t.updated_at,
     duration_ms: ms(t.started_at ?? t.created_at, t.completed_at),
     final_output: t.final_output,
-    plan: planView(plan),
+    plan: plans.length > 0 ? planView(plans.find((p) => p.version === t.plan_version) ?? plans.at(-1)!) : null,
+    plans: plans.map(planView),
     steps: steps.map(stepView),
     usage: usageView(usage),
     last_event_seq: t.last_seq,

@@ -4,13 +4,15 @@
  * exact sequences of decisions (retries, long loops, parallel plans).
  */
 import { sleep } from '../engine/retry.js';
-import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, PlanProposal, PlanRequest, Verdict } from './types.js';
+import type { Brain, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, PlanProposal, PlanRequest, ReplanRequest, Verdict } from './types.js';
 
 export interface ScriptedBrainOptions {
   name?: string;
   /** Delay of every plan and decide call, ms (or a function of the request). */
   latencyMs?: number | ((kind: 'plan' | 'decide', request: PlanRequest | DecideRequest) => number);
   plan(request: PlanRequest): PlanProposal | Promise<PlanProposal>;
+  /** Revised plans; none when absent (tasks then fail as they are, like with the built-in brain). */
+  replan?: (request: ReplanRequest) => PlanProposal | Promise<PlanProposal>;
   decide(request: DecideRequest, ctx: BrainCallContext): Decision | Promise<Decision>;
   /** Tokens and cost each call reports (zero when absent), e.g. to exercise budgets. */
   usage?: (kind: 'plan' | 'decide', ctx: BrainCallContext) => { input_tokens: number; output_tokens: number; cost_usd: number };
@@ -27,6 +29,8 @@ export class ScriptedBrain implements Brain {
   readonly estimate?: Brain['estimate'];
   /** Present only when the options give a judge. */
   readonly judge?: Brain['judge'];
+  /** Present only when the options give revised plans. */
+  readonly replan?: Brain['replan'];
 
   constructor(private readonly options: ScriptedBrainOptions) {
     this.name = options.name ?? 'scripted';
@@ -34,6 +38,13 @@ export class ScriptedBrain implements Brain {
     if (worst) this.estimate = () => worst;
     const judge = options.judge;
     if (judge) this.judge = async (request, ctx) => ({ value: await judge(request), usage: this.#usage('decide', ctx) });
+    const replan = options.replan;
+    if (replan) {
+      this.replan = async (request, ctx) => {
+        await this.#wait('plan', request, ctx.signal);
+        return { value: await replan(request), usage: this.#usage('plan', ctx) };
+      };
+    }
   }
 
   async plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {

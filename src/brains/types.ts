@@ -39,6 +39,40 @@ export interface PlanRequest {
   maxSteps: number;
 }
 
+/** What made the engine ask for a revised plan. */
+export interface ReplanReason {
+  trigger: 'step_failed' | 'goal_not_met';
+  /** The step that failed, for `step_failed`. */
+  step_id?: string;
+  error: ErrorInfo;
+}
+
+/** A step of an earlier plan, as a revision sees it. */
+export interface PriorStep {
+  id: string;
+  plan_version: number;
+  agent: string;
+  title: string;
+  instruction: string;
+  status: string;
+  /** The output's text, for completed steps. */
+  output?: string;
+  error?: ErrorInfo;
+}
+
+/**
+ * A request for a revised plan: the task, what every earlier step did, and why the last plan did
+ * not do. A revision's steps may depend on completed earlier steps by id, reusing their outputs.
+ */
+export interface ReplanRequest extends PlanRequest {
+  revision: {
+    /** The version the revised plan will get (2 for the first revision). */
+    version: number;
+    reason: ReplanReason;
+    steps: PriorStep[];
+  };
+}
+
 /** Where a piece of an answer came from; the writer cites these. */
 export interface Source {
   kind: 'document' | 'file' | 'tool' | 'url';
@@ -129,6 +163,11 @@ export interface BrainCallContext {
   maxOutputTokens?: number;
 }
 
+/**
+ * A brain call's answer and what it cost. A call that fails after the provider billed it (an empty
+ * answer, a plan still invalid after corrections) throws an error whose `details.usage` is the
+ * ModelUsage, so the engine counts it too.
+ */
 export interface BrainResult<T> {
   value: T;
   usage?: ModelUsage;
@@ -165,6 +204,12 @@ export interface Brain {
   /** Shown in /health and events, e.g. `builtin` or `openai:gpt-4.1-mini`. */
   readonly name: string;
   plan(request: PlanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>>;
+  /**
+   * A revised plan after a step failed for good or the result missed the task. Brains that cannot
+   * revise (the built-in rule brain would propose the same plan again) leave it out: their tasks
+   * fail as they are.
+   */
+  replan?(request: ReplanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>>;
   decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>>;
   /**
    * Judges whether an output meets its goal, after the deterministic checks passed. Brains without a

@@ -8,6 +8,12 @@ import { AppError } from '../errors.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A comma-separated list (or, as an override, an array). */
+const commaList = z.union([
+  z.array(z.string()),
+  z.string().transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
+]);
+
 /** The model providers `AGENTIC_MODEL` may name. `ollama` is an OpenAI-compatible server at `${OLLAMA_HOST}/v1`. */
 export const MODEL_PROVIDERS = ['openai', 'anthropic', 'openai-compatible', 'ollama'] as const;
 export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
@@ -129,6 +135,8 @@ export const configSchema = z.object({
   taskBudgetTokens: int(1, 1_000_000_000).optional(),
   /** Default cost budget of a task, USD; none when unset. Env `AGENTIC_TASK_BUDGET_USD`. */
   taskBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
+  /** Revised plans a task may get after a step failed for good or its result missed the task (brains that can revise). Env `AGENTIC_MAX_REPLANS`. @defaultValue 2 */
+  maxReplans: int(0, 20).default(2),
   /** Attempts per step, the first included. Env `AGENTIC_RETRY_ATTEMPTS`. @defaultValue 3 */
   retryAttempts: int(1, 20).default(3),
   /** Base delay of exponential backoff (full jitter), ms. Env `AGENTIC_RETRY_BASE_MS`. @defaultValue 100 */
@@ -194,7 +202,48 @@ export const configSchema = z.object({
   modelBreakerCooldownMs: int(10, 3_600_000).default(30_000),
   /** Prices overriding or adding to the shipped table: JSON of model name → {input, output, cached?} USD per million tokens. Env `AGENTIC_PRICES`. */
   prices: priceTable.optional(),
-}).superRefine(requireProviderSettings);
+
+  // Tools (docs/tools.md).
+  /** Hosts, IP addresses and CIDR ranges fetch_url may reach although they are private, comma-separated. Env `AGENTIC_FETCH_ALLOW`. @example wiki.internal,10.20.0.0/16 */
+  fetchAllow: commaList.default([]),
+  /** Ports fetch_url may use on public hosts, comma-separated. Env `AGENTIC_FETCH_PORTS`. @defaultValue 80,443,8080,8443 */
+  fetchPorts: z
+    .union([z.array(z.number()), z.string().transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean).map(Number))])
+    .pipe(z.array(z.number().int().min(1).max(65535)).min(1))
+    .default([80, 443, 8080, 8443]),
+  /** Largest response fetch_url reads, bytes. Env `AGENTIC_FETCH_MAX_BYTES`. @defaultValue 2097152 */
+  fetchMaxBytes: int(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Time limit of one fetch, redirects included, ms. Env `AGENTIC_FETCH_TIMEOUT_MS`. @defaultValue 20000 */
+  fetchTimeoutMs: int(100, 600_000).default(20_000),
+  /** Redirects fetch_url follows. Env `AGENTIC_FETCH_MAX_REDIRECTS`. @defaultValue 5 */
+  fetchMaxRedirects: int(0, 20).default(5),
+  /** The web_search provider; unset means the first configured of searxng, brave, tavily (none: no web_search). Env `AGENTIC_SEARCH_PROVIDER`. */
+  searchProvider: z.enum(['searxng', 'brave', 'tavily']).optional(),
+  /** A SearXNG instance with the JSON format enabled. Env `SEARXNG_URL`. */
+  searxngUrl: z.string().url().optional(),
+  /** Brave Search API key. Env `BRAVE_API_KEY`. */
+  braveApiKey: z.string().optional(),
+  /** Brave Search API base URL. Env `BRAVE_SEARCH_URL`. @defaultValue https://api.search.brave.com */
+  braveSearchUrl: z.string().url().optional(),
+  /** Tavily API key. Env `TAVILY_API_KEY`. */
+  tavilyApiKey: z.string().optional(),
+  /** Tavily API base URL. Env `TAVILY_URL`. @defaultValue https://api.tavily.com */
+  tavilyUrl: z.string().url().optional(),
+  /** Results web_search returns at most. Env `AGENTIC_SEARCH_MAX_RESULTS`. @defaultValue 10 */
+  searchMaxResults: int(1, 50).default(10),
+  /** Time limit of one search, ms. Env `AGENTIC_SEARCH_TIMEOUT_MS`. @defaultValue 15000 */
+  searchTimeoutMs: int(100, 600_000).default(15_000),
+  /** The SMTP server of send_email, smtp://user:pass@host:587 or smtps://…:465; unset means no send_email. Env `SMTP_URL`. */
+  smtpUrl: z.string().optional(),
+  /** The sender of send_email; required with SMTP_URL. Env `AGENTIC_EMAIL_FROM`. @example Agentic <agent@example.com> */
+  emailFrom: z.string().optional(),
+  /** Domains send_email may write to, comma-separated; unset means any. Env `AGENTIC_EMAIL_ALLOWED_DOMAINS`. */
+  emailAllowedDomains: commaList.optional(),
+  /** Refuse to send over a connection without TLS. Env `AGENTIC_EMAIL_REQUIRE_TLS` (true/false). @defaultValue false */
+  emailRequireTls: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').or(z.boolean()).default(false),
+  /** PostgreSQL data sources of sql_query: `name=postgres://…;name2=…` or a JSON array of {name, url, allow_superuser?, description?}. Env `AGENTIC_SQL_SOURCES`. */
+  sqlSources: z.string().optional(),
+}).superRefine(requireProviderSettings).superRefine(requireEmailSender);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -219,6 +268,7 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   taskTimeoutMs: 'AGENTIC_TASK_TIMEOUT_MS',
   taskBudgetTokens: 'AGENTIC_TASK_BUDGET_TOKENS',
   taskBudgetUsd: 'AGENTIC_TASK_BUDGET_USD',
+  maxReplans: 'AGENTIC_MAX_REPLANS',
   retryAttempts: 'AGENTIC_RETRY_ATTEMPTS',
   retryBaseMs: 'AGENTIC_RETRY_BASE_MS',
   retryCapMs: 'AGENTIC_RETRY_CAP_MS',
@@ -249,6 +299,24 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   modelBreakerFailures: 'AGENTIC_MODEL_BREAKER_FAILURES',
   modelBreakerCooldownMs: 'AGENTIC_MODEL_BREAKER_COOLDOWN_MS',
   prices: 'AGENTIC_PRICES',
+  fetchAllow: 'AGENTIC_FETCH_ALLOW',
+  fetchPorts: 'AGENTIC_FETCH_PORTS',
+  fetchMaxBytes: 'AGENTIC_FETCH_MAX_BYTES',
+  fetchTimeoutMs: 'AGENTIC_FETCH_TIMEOUT_MS',
+  fetchMaxRedirects: 'AGENTIC_FETCH_MAX_REDIRECTS',
+  searchProvider: 'AGENTIC_SEARCH_PROVIDER',
+  searxngUrl: 'SEARXNG_URL',
+  braveApiKey: 'BRAVE_API_KEY',
+  braveSearchUrl: 'BRAVE_SEARCH_URL',
+  tavilyApiKey: 'TAVILY_API_KEY',
+  tavilyUrl: 'TAVILY_URL',
+  searchMaxResults: 'AGENTIC_SEARCH_MAX_RESULTS',
+  searchTimeoutMs: 'AGENTIC_SEARCH_TIMEOUT_MS',
+  smtpUrl: 'SMTP_URL',
+  emailFrom: 'AGENTIC_EMAIL_FROM',
+  emailAllowedDomains: 'AGENTIC_EMAIL_ALLOWED_DOMAINS',
+  emailRequireTls: 'AGENTIC_EMAIL_REQUIRE_TLS',
+  sqlSources: 'AGENTIC_SQL_SOURCES',
 };
 
 /** The settings of a role's model, e.g. `modelWriter` for `writer`. */
@@ -284,6 +352,11 @@ function requireProviderSettings(c: Record<string, unknown>, ctx: z.RefinementCt
     if (!needed || (typeof c[needed] === 'string' && c[needed] !== '')) continue;
     ctx.addIssue({ code: 'custom', path: [needed], message: `must be set for ${ENV_NAMES[key]}=${spec.id}` });
   }
+}
+
+/** send_email needs a sender to go with its server. */
+function requireEmailSender(c: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (c.smtpUrl && !c.emailFrom) ctx.addIssue({ code: 'custom', path: ['emailFrom'], message: 'must be set with SMTP_URL' });
 }
 
 /**

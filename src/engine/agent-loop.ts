@@ -10,10 +10,11 @@ import type { DecideRequest, Decision, DependencyOutput, Observation, StepOutput
 import { AppError, toAppError } from '../errors.js';
 import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
-import { reserveBudget, settleBudget } from './budget.js';
+import { reserveBudget, settleBudget, settleFailedCall } from './budget.js';
 import { checkGoal, goalObservation, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { PartialOutputBuffer } from './partial-output.js';
 import { recordSafeStarts, runToolCalls } from './tool-calls.js';
+import { delegate, delegateDescriptor, isDelegation } from './delegation.js';
 
 export interface AttemptRun {
   task: TaskRecord;
@@ -34,7 +35,11 @@ export interface AttemptResult {
   verdict: GoalVerdict;
 }
 
-export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<AttemptResult> {
+/**
+ * Runs the attempt to a final output, or to 'waiting' when a manager delegated sub-tasks (its run
+ * resumes from the journal once they are done).
+ */
+export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<AttemptResult | 'waiting'> {
   const { journal, request } = await prepare(ctx, run);
   const history: TurnRecord[] = [];
   let rejected: Observation | undefined;
@@ -55,7 +60,13 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
       history.push({ turn, decision, observations: [rejected] });
       continue;
     }
-    const observations = journaled?.observations ?? (await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh'));
+    let observations = journaled?.observations;
+    if (!observations && request.agent.delegates && isDelegation(decision.calls)) {
+      const outcome = await delegate(ctx, run, turn, decision.calls);
+      if (outcome === 'waiting') return outcome;
+      observations = outcome;
+    }
+    observations ??= await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh');
     history.push({ turn, decision, observations });
   }
   if (rejected && history.at(-1)?.observations[0] === rejected) {
@@ -87,6 +98,7 @@ async function prepare(ctx: EngineContext, run: AttemptRun): Promise<{ journal: 
     dependencies: dependencyOutputs(steps, run.step),
     tools: [...run.allowedTools].map((name) => ctx.tools.describe(name)),
   };
+  if (agent.delegates && run.step.parent_id === null) request.tools.push(delegateDescriptor());
   return { journal, request };
 }
 
@@ -106,7 +118,10 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   } catch (err) {
     partial.discard();
     if (run.signal.aborted) throw run.signal.reason;
-    throw toAppError(err, 'BRAIN_ERROR');
+    const error = toAppError(err, 'BRAIN_ERROR');
+    const call = { stepId: run.step.id, reserved: maxOutputTokens !== undefined, purpose: 'decide' as const, attempt: run.attempt, turn: request.turn };
+    await settleFailedCall(ctx, run.task.id, call, error);
+    throw error;
   }
   const decision = checkDecision(result.value);
   await partial.settle();

@@ -6,9 +6,9 @@
  * task, for planning) until the call settles, so parallel steps on any worker see each other's
  * calls in flight; a step taken over by another worker starts with its reservation cleared.
  */
-import type { CallEstimate } from '../brains/types.js';
+import type { CallEstimate, ModelUsage } from '../brains/types.js';
 import { AppError } from '../errors.js';
-import type { StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
+import type { StepRecord, TaskRecord, TaskWriter, UsageRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
 
 /** The shortest answer worth asking for, tokens. */
@@ -46,6 +46,34 @@ export async function settleBudget(w: TaskWriter, stepId: string | null): Promis
   const cleared = { reserved_tokens: 0, reserved_usd: 0 };
   if (stepId === null) await w.updateTask(cleared);
   else await w.updateStep(stepId, cleared);
+}
+
+/**
+ * After a brain call failed: records what it consumed, when the brain reported it (`details.usage`),
+ * and releases the call's reservation, in one commit. Nothing to do for a call that held nothing and
+ * reported nothing (a refused connection, a 429).
+ */
+export async function settleFailedCall(
+  ctx: EngineContext,
+  taskId: string,
+  call: { stepId: string | null; reserved: boolean; purpose: UsageRecord['purpose']; attempt?: number; turn?: number },
+  error: AppError,
+): Promise<void> {
+  const usage = reportedUsage(error);
+  if (!usage && !call.reserved) return;
+  await commit(ctx, taskId, async (w) => {
+    if (usage) {
+      const where = call.stepId === null ? {} : { step_id: call.stepId, attempt: call.attempt, turn: call.turn };
+      await w.recordUsage({ ...usage, purpose: call.purpose, ...where });
+    }
+    if (call.reserved) await settleBudget(w, call.stepId);
+  });
+}
+
+function reportedUsage(error: AppError): ModelUsage | null {
+  const u = error.details.usage as Partial<ModelUsage> | undefined;
+  if (!u || typeof u.model !== 'string' || typeof u.input_tokens !== 'number' || typeof u.output_tokens !== 'number') return null;
+  return { model: u.model, input_tokens: u.input_tokens, output_tokens: u.output_tokens, cached_tokens: u.cached_tokens ?? 0, cost_usd: u.cost_usd ?? 0 };
 }
 
 function heldByOthers(task: TaskRecord, steps: StepRecord[], stepId: string | null): { tokens: number; usd: number } {

@@ -46,6 +46,8 @@ export interface TaskLimits {
   maxParallelSteps: number;
   timeoutMs: number;
   retryAttempts: number;
+  /** Revised plans allowed (see replanning.ts). */
+  maxReplans: number;
   /** Hard token budget (input + output, all model calls), if any. */
   budgetTokens?: number;
   /** Hard cost budget, USD, if any. */
@@ -60,6 +62,7 @@ export function taskLimits(task: Pick<TaskRecord, 'options'>, config: Config): T
     maxParallelSteps: Math.min(o.max_parallel_steps ?? config.maxParallelSteps, config.maxParallelSteps),
     timeoutMs: o.timeout_ms ?? config.taskTimeoutMs,
     retryAttempts: o.retry_attempts ?? config.retryAttempts,
+    maxReplans: Math.min(o.max_replans ?? config.maxReplans, config.maxReplans),
     budgetTokens: o.budget_tokens ?? config.taskBudgetTokens,
     budgetUsd: o.budget_usd ?? config.taskBudgetUsd,
   };

@@ -9,7 +9,7 @@ import type { BrainResult, JudgeRequest, Observation, PlannedStep, StepOutput, T
 import { toAppError } from '../errors.js';
 import type { EventDataMap } from '../events/types.js';
 import type { TaskWriter } from '../store/types.js';
-import { reserveBudget, settleBudget } from './budget.js';
+import { reserveBudget, settleBudget, settleFailedCall } from './budget.js';
 import type { EngineContext, TaskLimits } from './context.js';
 
 /** A verdict, with what recording it needs: the judge's usage and whether budget was reserved for it. */
@@ -55,7 +55,9 @@ export async function checkGoal(ctx: EngineContext, subject: GoalSubject): Promi
     result = await ctx.brain.judge(request, { signal: subject.signal, emitPartial: () => undefined, maxOutputTokens });
   } catch (err) {
     if (subject.signal.aborted) throw subject.signal.reason;
-    throw toAppError(err, 'BRAIN_ERROR');
+    const error = toAppError(err, 'BRAIN_ERROR');
+    await settleFailedCall(ctx, subject.task.id, { stepId, reserved: maxOutputTokens !== undefined, purpose: 'judge', turn: subject.turn ?? undefined }, error);
+    throw error;
   }
   const judge = { pass: result.value.pass, reasons: result.value.reasons, brain: ctx.brain.name };
   return { ...base, pass: judge.pass, judge, usage: result.usage, reserved: maxOutputTokens !== undefined };

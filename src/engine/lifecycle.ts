@@ -7,7 +7,10 @@ import type { NewTask, StepRecord, TaskRecord, TaskWriter } from '../store/types
 import { TERMINAL_TASK_STATUSES } from '../store/types.js';
 import { dispatch, commit, type EngineContext } from './context.js';
 import { deterministicChecks, recordVerdict, type GoalVerdict } from './goal-check.js';
-import { dependentsOf, finalOutput, isFinalStep, stepsToPromote } from './scheduling.js';
+import type { Job } from '../queue/types.js';
+import { wakeManagers } from './delegation.js';
+import { replanIfIdle, replanWhenIdle } from './replanning.js';
+import { dependentsOf, finalOutput, isFinalStep, promoteSteps, sinceMs, stepsInForce } from './scheduling.js';
 
 /**
  * Creates a task; queues its planning when `start` (and it is new). When more work waits in the
@@ -100,22 +103,35 @@ function stepEndingError(step: StepRecord, ending: TaskEnding, dependents: Set<s
   return { code: 'CANCELLED', message: `Stopped because the task failed: ${ending.error.message}` };
 }
 
+/** How a task may go on after a step completed. */
+export interface AdvancePolicy {
+  maxParallel: number;
+  /** Whether a plan that did not do may be revised instead of failing the task (see replanning.ts). */
+  mayReplan(error: ErrorInfo): boolean;
+}
+
 /**
- * After a step completed: completes the task when every step has, else promotes the steps that may
- * start now. Returns the ids of promoted steps, for dispatch after commit.
+ * After a step completed: completes the task when every step of the plan in force has (or, when
+ * the result misses the task, asks for a revised plan or fails the task), else wakes managers whose
+ * sub-tasks are done and promotes the steps that may start now. Returns the jobs to dispatch after commit.
  */
-export async function advanceTask(w: TaskWriter, maxParallel: number, judged?: GoalVerdict): Promise<string[]> {
+export async function advanceTask(w: TaskWriter, policy: AdvancePolicy, judged?: GoalVerdict): Promise<Job[]> {
+  // A revision is waiting for the running steps to finish: nothing new starts.
+  if (w.task.replan_reason) return replanIfIdle(w);
   const steps = await w.listSteps();
-  if (steps.every((s) => s.status === 'completed')) {
-    const final_output = finalOutput(steps);
+  const current = stepsInForce(steps, w.task.plan_version);
+  if (current.every((s) => s.status === 'completed')) {
+    const final_output = finalOutput(current);
     // The task-level goal check: an answer is there, and the judge (if any) found it meets the task.
     const checks = deterministicChecks([], { text: final_output, sources: [] });
     const pass = checks.every((c) => c.pass) && (judged?.pass ?? true);
     await recordVerdict(w, null, 0, { ...judged, turn: null, checks: [...checks, ...(judged?.checks.slice(1) ?? [])], pass });
     if (!pass) {
-      await w.updateTask({ final_output });
       const reasons = judged?.judge?.reasons.join('; ') || 'the final output is empty';
-      await endTask(w, { kind: 'failed', error: { code: 'GOAL_NOT_MET', message: `The result does not meet the task: ${reasons}` } });
+      const error = { code: 'GOAL_NOT_MET', message: `The result does not meet the task: ${reasons}` };
+      if (policy.mayReplan(error)) return replanWhenIdle(w, { trigger: 'goal_not_met', error });
+      await w.updateTask({ final_output });
+      await endTask(w, { kind: 'failed', error });
       return [];
     }
     await w.updateTask({ status: 'completed', final_output, completed_at: new Date().toISOString() });
@@ -123,14 +139,9 @@ export async function advanceTask(w: TaskWriter, maxParallel: number, judged?: G
     await w.append({ type: 'task_completed', data: { final_output, duration_ms, usage: usageTotals(await w.usage()) } });
     return [];
   }
-  return promoteSteps(w, steps, maxParallel);
-}
-
-export async function promoteSteps(w: TaskWriter, steps: StepRecord[], maxParallel: number): Promise<string[]> {
-  const promote = stepsToPromote(steps, maxParallel);
-  const now = new Date().toISOString();
-  for (const step of promote) await w.updateStep(step.id, { status: 'ready', ready_at: now });
-  return promote.map((s) => s.id);
+  const woken = await wakeManagers(w, steps);
+  const promoted = await promoteSteps(w, await w.listSteps(), policy.maxParallel);
+  return [...woken, ...promoted].map((stepId) => ({ kind: 'step' as const, taskId: w.task.id, stepId }));
 }
 
 /** The usage fields events carry, from a task's or step's running totals. */
@@ -138,8 +149,4 @@ export function usageTotals(u: Usage | undefined): Usage {
   return u
     ? { input_tokens: u.input_tokens, output_tokens: u.output_tokens, cached_tokens: u.cached_tokens, cost_usd: u.cost_usd }
     : { ...ZERO_USAGE };
-}
-
-export function sinceMs(iso: string | null): number | null {
-  return iso ? Math.max(0, Date.now() - Date.parse(iso)) : null;
 }

@@ -1,5 +1,5 @@
-import type { AgentDefinition } from '../agents/index.js';
-import type { PlannedStep, PlanProposal } from '../brains/types.js';
+import { DELEGATE_TOOL, type AgentDefinition } from '../agents/index.js';
+import type { PlannedStep, PlanProposal, PlanRequest, ReplanRequest } from '../brains/types.js';
 import { AppError } from '../errors.js';
 
 const STEP_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -9,6 +9,19 @@ export interface PlanLimits {
   /** Tool names that exist; a step may only expect these. */
   tools: ReadonlySet<string>;
   maxSteps: number;
+  /** Ids of completed steps of earlier plans, which a revised plan's steps may depend on. */
+  completed?: ReadonlySet<string>;
+}
+
+/** The limits a plan request implies (the planner's and the engine's checks are the same). */
+export function planLimits(request: PlanRequest | ReplanRequest): PlanLimits {
+  const prior = 'revision' in request ? request.revision.steps : [];
+  return {
+    agents: request.agents,
+    tools: new Set([...request.tools.map((t) => t.name), DELEGATE_TOOL]),
+    maxSteps: request.maxSteps,
+    completed: new Set(prior.filter((s) => s.status === 'completed').map((s) => s.id)),
+  };
 }
 
 /**
@@ -33,7 +46,9 @@ export function planProblems(plan: PlanProposal, limits: PlanLimits): string[] {
   }
   for (const step of plan.steps) {
     for (const dep of step.depends_on ?? []) {
-      if (!ids.has(dep)) problems.push(`step ${step.id} depends on unknown step "${dep}"`);
+      if (!ids.has(dep) && !limits.completed?.has(dep)) {
+        problems.push(`step ${step.id} depends on "${dep}", which is neither a step of this plan nor a completed earlier step`);
+      }
       if (dep === step.id) problems.push(`step ${step.id} depends on itself`);
     }
   }
@@ -58,6 +73,22 @@ export function validatePlan(plan: PlanProposal, limits: PlanLimits): PlannedSte
     ...(s.success_criteria ? { success_criteria: s.success_criteria } : {}),
     ...(s.params ? { params: s.params } : {}),
   }));
+}
+
+/**
+ * Gives a revised plan's steps ids no earlier step has: an id in use becomes `id-vN` (N the new
+ * version). Dependencies name this plan's steps first, then completed earlier steps, as validated.
+ */
+export function freshStepIds(steps: PlannedStep[], taken: ReadonlySet<string>, version: number): PlannedStep[] {
+  const used = new Set(taken);
+  const renamed = new Map<string, string>();
+  for (const s of steps) {
+    let id = s.id;
+    for (let n = 0; used.has(id); n++) id = `${s.id}-v${version}${n === 0 ? '' : `-${n}`}`;
+    used.add(id);
+    renamed.set(s.id, id);
+  }
+  return steps.map((s) => ({ ...s, id: renamed.get(s.id)!, depends_on: s.depends_on.map((d) => renamed.get(d) ?? d) }));
 }
 
 /** A cycle among the steps' dependencies (ids in order), or null. Depth-first with colours. */

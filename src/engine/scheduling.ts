@@ -1,8 +1,9 @@
 /**
  * DAG decisions over a task's steps, made inside the task's transaction: which steps may start,
- * which fail with a failed one, and what the final output is. Pure functions of the step list.
+ * which fail with a failed one, and what the final output is. Pure functions of the step list,
+ * and `promoteSteps`, which applies the first.
  */
-import type { StepRecord, StepStatus } from '../store/types.js';
+import type { StepRecord, StepStatus, TaskWriter } from '../store/types.js';
 
 const FINAL: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'cancelled']);
 
@@ -23,14 +24,28 @@ export function stepsToPromote(steps: StepRecord[], maxParallel: number): StepRe
     .slice(0, room);
 }
 
-/** Every step that depends on `stepId`, directly or through others. */
+/** Marks the steps that may start now as ready; returns their ids, for dispatch after commit. */
+export async function promoteSteps(w: TaskWriter, steps: StepRecord[], maxParallel: number): Promise<string[]> {
+  const promote = stepsToPromote(steps, maxParallel);
+  const now = new Date().toISOString();
+  for (const step of promote) await w.updateStep(step.id, { status: 'ready', ready_at: now });
+  return promote.map((s) => s.id);
+}
+
+/** The steps of the plan in force (version `version`), delegated sub-tasks included. */
+export function stepsInForce(steps: StepRecord[], version: number): StepRecord[] {
+  return steps.filter((s) => s.plan_version === version);
+}
+
+/** Every step that depends on `stepId`, directly or through others (a manager depends on the sub-tasks it delegated). */
 export function dependentsOf(steps: StepRecord[], stepId: string): Set<string> {
   const out = new Set<string>();
+  const parent = new Map(steps.map((s) => [s.id, s.parent_id]));
   const frontier = [stepId];
   while (frontier.length > 0) {
     const id = frontier.pop()!;
     for (const s of steps) {
-      if (s.depends_on.includes(id) && !out.has(s.id)) {
+      if ((s.depends_on.includes(id) || parent.get(id) === s.id) && !out.has(s.id)) {
         out.add(s.id);
         frontier.push(s.id);
       }
@@ -39,10 +54,18 @@ export function dependentsOf(steps: StepRecord[], stepId: string): Set<string> {
   return out;
 }
 
-/** The task's answer: the output of the steps nothing depends on (usually the writer's). */
+/**
+ * The task's answer: the output of the plan's steps nothing depends on (usually the writer's).
+ * Delegated sub-tasks are their manager's business: its output is what counts.
+ */
 export function finalOutput(steps: StepRecord[]): string {
-  const needed = new Set(steps.flatMap((s) => s.depends_on));
-  const sinks = steps.filter((s) => !needed.has(s.id) && s.output);
+  const planned = steps.filter((s) => s.parent_id === null);
+  const needed = new Set(planned.flatMap((s) => s.depends_on));
+  const sinks = planned.filter((s) => !needed.has(s.id) && s.output);
   if (sinks.length === 1) return sinks[0]!.output!.text;
   return sinks.map((s) => `## ${s.title}\n\n${s.output!.text}`).join('\n\n');
+}
+
+export function sinceMs(iso: string | null): number | null {
+  return iso ? Math.max(0, Date.now() - Date.parse(iso)) : null;
 }

@@ -7,14 +7,17 @@
 import { getAgent } from '../agents/index.js';
 import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
-import type { StepRecord, TaskRecord } from '../store/types.js';
 import { runAttempt, type AttemptResult } from './agent-loop.js';
 import { checkGoal, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { finalOutput } from './scheduling.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { settleBudget } from './budget.js';
-import { advanceTask, endTask, sinceMs, usageTotals } from './lifecycle.js';
+import type { Job } from '../queue/types.js';
+import type { StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
+import { advanceTask, endTask, usageTotals, type AdvancePolicy } from './lifecycle.js';
+import { mayReplan, replanWhenIdle } from './replanning.js';
+import { sinceMs, stepsInForce } from './scheduling.js';
 import { backoffDelay, sleep } from './retry.js';
 import type { TaskSignals } from './task-signals.js';
 
@@ -89,6 +92,8 @@ async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): 
   for (;;) {
     try {
       const result = await runAttempt(ctx, { ...run, attempt, allowedTools, resumed });
+      // A manager that delegated waits, holding no lease, until its sub-tasks wake it.
+      if (result === 'waiting') return;
       return await completeStep(ctx, run, attempt, result);
     } catch (err) {
       if (run.signal.aborted) return handleAbort(ctx, run, run.signal.reason);
@@ -130,7 +135,7 @@ async function announceRetry(ctx: EngineContext, run: StepRun, attempt: number, 
 async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, result: AttemptResult): Promise<void> {
   const { output, iterations } = result;
   const taskVerdict = await judgeTaskIfLast(ctx, run, output);
-  const promoted = await commit(ctx, run.task.id, async (w) => {
+  const jobs = await commit(ctx, run.task.id, async (w) => {
     const done = await w.updateStep(
       run.step.id,
       { status: 'completed', output, iterations, completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
@@ -143,9 +148,13 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
       step_id: run.step.id,
       data: { attempt, output: output.text, duration_ms: sinceMs(run.step.started_at) ?? 0, usage: usageTotals(await w.usage(run.step.id)) },
     });
-    return advanceTask(w, run.limits.maxParallelSteps, taskVerdict);
+    return advanceTask(w, advancePolicy(ctx, w, run.limits), taskVerdict);
   });
-  await dispatch(ctx, promoted.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
+  await dispatch(ctx, jobs);
+}
+
+function advancePolicy(ctx: EngineContext, w: TaskWriter, limits: TaskLimits): AdvancePolicy {
+  return { maxParallel: limits.maxParallelSteps, mayReplan: (error) => mayReplan(ctx, w.task, limits, error) };
 }
 
 /**
@@ -154,32 +163,38 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
  */
 async function judgeTaskIfLast(ctx: EngineContext, run: StepRun, output: StepOutput): Promise<GoalVerdict | undefined> {
   if (!ctx.brain.judge) return undefined;
-  const steps = await ctx.store.listSteps(run.task.id);
+  const steps = stepsInForce(await ctx.store.listSteps(run.task.id), run.step.plan_version);
   if (!steps.every((s) => s.id === run.step.id || s.status === 'completed')) return undefined;
   const final = finalOutput(steps.map((s) => (s.id === run.step.id ? { ...s, output } : s)));
   const task = { id: run.task.id, input: run.task.input, files: [], options: run.task.options };
   return checkGoal(ctx, { task, step: null, criteria: [run.task.input], output: { text: final, sources: [] }, turn: null, limits: run.limits, signal: run.signal });
 }
 
-/** A step failed for good: it fails, its dependents fail, and the task fails with its error and code. */
+/**
+ * A step failed for good: it fails; then either the plan is revised (when the brain can, within
+ * max_replans) or its dependents fail and the task fails with its error and code.
+ */
 async function failStep(ctx: EngineContext, run: StepRun, attempt: number, error: AppError): Promise<void> {
   const info = error.toInfo();
   ctx.logger.error({ task_id: run.task.id, step_id: run.step.id, attempt, code: error.code, err: error.message }, 'step failed');
-  await commit(ctx, run.task.id, async (w) => {
+  const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
     const mine = await w.updateStep(
       run.step.id,
       { status: 'failed', error: info, completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
       { status: ['running'], owner: ctx.workerId },
     );
-    if (!mine) return;
+    if (!mine) return [];
     await w.append({ type: 'step_failed', step_id: run.step.id, data: { attempt, error: info, duration_ms: sinceMs(run.step.started_at) } });
+    if (mayReplan(ctx, w.task, run.limits, info)) return replanWhenIdle(w, { trigger: 'step_failed', step_id: run.step.id, error: info });
     const taskError = {
       code: info.code,
       message: `Step ${run.step.id} (${run.step.agent}) failed: ${info.message}`,
       details: { ...info.details, step_id: run.step.id, attempt },
     };
     await endTask(w, { kind: 'failed', error: taskError, failedStepId: run.step.id });
+    return [];
   });
+  await dispatch(ctx, jobs);
 }
 
 /** Cancel and lost leases stop quietly (someone else records the outcome); a deadline fails the task. */

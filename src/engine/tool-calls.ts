@@ -212,6 +212,7 @@ export function taskFiles(ctx: EngineContext, tenantId: string, attached: string
   const missing = (id: string) => new AppError('FILE_NOT_FOUND', `No file ${id} is attached to this task`, { details: { file_id: id } });
   return {
     get: async (id) => (allowed(id) ? ctx.store.getFile(id, tenantId) : null),
+    list: async () => (await Promise.all((attached ?? []).map((id) => ctx.store.getFile(id, tenantId)))).filter((f) => f !== null),
     read: async (id) => {
       const file = allowed(id) ? await ctx.store.readFile(id, tenantId) : null;
       if (!file) throw missing(id);

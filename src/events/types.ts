@@ -26,7 +26,26 @@ export interface StepSummary {
 export interface EventDataMap {
   task_created: { input: string; files: string[]; options: Record<string, unknown> };
   planning_started: { brain: string; deadline_at: string };
-  plan_created: { version: number; brain: string; rationale: string; steps: StepSummary[] };
+  plan_created: {
+    version: number;
+    brain: string;
+    rationale: string;
+    steps: StepSummary[];
+    /** Why this plan revises the previous one (versions after 1). */
+    reason?: { trigger: 'step_failed' | 'goal_not_met'; step_id?: string; error: ErrorInfo };
+  };
+  /** The plan in force did not do (a step failed for good, or the result missed the task): a revised plan is asked for. */
+  replanning: {
+    /** The version the revised plan will get. */
+    version: number;
+    trigger: 'step_failed' | 'goal_not_met';
+    step_id?: string;
+    error: ErrorInfo;
+    /** Steps of the earlier plan that never ran to the end, cancelled with REPLANNED. */
+    superseded: string[];
+  };
+  /** A manager step handed sub-tasks to other agents; it waits (holding no lease) until they complete. */
+  delegated: { turn: number; steps: StepSummary[] };
   step_started: { attempt: number; agent: string; title: string; description: string };
   partial_output: { text: string; attempt: number; turn: number };
   tool_call_started: {

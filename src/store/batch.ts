@@ -19,6 +19,7 @@ import type {
   ClaimResult,
   LedgerEntry,
   NewTask,
+  ReplanReason,
   StepPatch,
   StepRecord,
   StepStatus,
@@ -217,6 +218,7 @@ interface PlanRow {
   brain: string;
   rationale: string;
   steps: PlannedStep[];
+  reason: ReplanReason | null;
 }
 
 const stepKey = (taskId: string, stepId: string) => `${taskId}\u0000${stepId}`;
@@ -483,13 +485,22 @@ class BatchTaskWriter implements TaskWriter {
     this.#taskDirty = true;
   }
 
-  async insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void> {
+  async insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[], reason: ReplanReason | null = null): Promise<void> {
     await this.state.ensureSteps(this.#task.id);
-    this.#plans.push({ task_id: this.#task.id, version, brain, rationale, steps });
-    steps.forEach((s, position) => {
+    this.#plans.push({ task_id: this.#task.id, version, brain, rationale, steps, reason });
+    this.#addSteps(version, 0, null, steps);
+  }
+
+  async insertChildSteps(version: number, parentId: string, steps: PlannedStep[]): Promise<void> {
+    const mine = (await this.listSteps()).filter((s) => s.plan_version === version);
+    this.#addSteps(version, Math.max(-1, ...mine.map((s) => s.position)) + 1, parentId, steps);
+  }
+
+  #addSteps(version: number, first: number, parentId: string | null, steps: PlannedStep[]): void {
+    steps.forEach((s, i) => {
       const key = stepKey(this.#task.id, s.id);
       this.#newSteps.add(key);
-      this.#steps.set(key, newStep(this.#task.id, version, position, s, this.#nowIso()));
+      this.#steps.set(key, newStep(this.#task.id, version, first + i, parentId, s, this.#nowIso()));
     });
   }
 
@@ -621,9 +632,10 @@ class BatchTaskWriter implements TaskWriter {
   }
 }
 
-function newStep(taskId: string, version: number, position: number, s: PlannedStep, now: string): StepRecord {
+function newStep(taskId: string, version: number, position: number, parentId: string | null, s: PlannedStep, now: string): StepRecord {
   return {
     ...s,
+    parent_id: parentId,
     success_criteria: s.success_criteria ?? [],
     params: s.params ?? {},
     task_id: taskId,
@@ -673,19 +685,19 @@ function stripUndefined<T extends object>(patch: T): Partial<T> {
 // The set-based statements. Each takes one parameter: a JSON array of rows.
 
 const PLANS_INSERT = `
-INSERT INTO plans (task_id, version, brain, rationale, steps)
-SELECT x.task_id, x.version, x.brain, x.rationale, x.steps
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, version int, brain text, rationale text, steps jsonb)`;
+INSERT INTO plans (task_id, version, brain, rationale, steps, reason)
+SELECT x.task_id, x.version, x.brain, x.rationale, x.steps, x.reason
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, version int, brain text, rationale text, steps jsonb, reason jsonb)`;
 
 const STEPS_INSERT = `
-INSERT INTO steps (task_id, id, tenant_id, plan_version, position, agent, title, instruction, depends_on, tools, success_criteria, params,
+INSERT INTO steps (task_id, id, tenant_id, plan_version, parent_id, position, agent, title, instruction, depends_on, tools, success_criteria, params,
                    status, attempt, iterations, output, error, created_at, ready_at, started_at, completed_at, lease_owner,
                    lease_expires_at)
-SELECT x.task_id, x.id, t.tenant_id, x.plan_version, x.position, x.agent, x.title, x.instruction,
+SELECT x.task_id, x.id, t.tenant_id, x.plan_version, x.parent_id, x.position, x.agent, x.title, x.instruction,
        ARRAY(SELECT jsonb_array_elements_text(x.depends_on)), ARRAY(SELECT jsonb_array_elements_text(x.tools)),
        x.success_criteria, x.params, x.status, x.attempt, x.iterations, x.output, x.error, x.created_at, x.ready_at,
        x.started_at, x.completed_at, x.lease_owner, x.lease_expires_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, plan_version int, position int, agent text, title text,
+  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, plan_version int, parent_id text, position int, agent text, title text,
        instruction text, depends_on jsonb, tools jsonb, success_criteria jsonb, params jsonb, status text, attempt int,
        iterations int, output jsonb, error jsonb, created_at timestamptz, ready_at timestamptz, started_at timestamptz,
        completed_at timestamptz, lease_owner text, lease_expires_at timestamptz)
@@ -744,9 +756,9 @@ UPDATE tasks t SET status = x.status, final_output = x.final_output, error = x.e
        brain = x.brain, updated_at = x.updated_at, queued_at = x.queued_at,
        started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at,
        lease_owner = x.lease_owner, lease_expires_at = x.lease_expires_at, reserved_tokens = x.reserved_tokens,
-       reserved_usd = x.reserved_usd
+       reserved_usd = x.reserved_usd, replan_reason = x.replan_reason
   FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, final_output text, error jsonb, plan_version int,
        brain text, updated_at timestamptz, queued_at timestamptz, started_at timestamptz,
        completed_at timestamptz, deadline_at timestamptz, lease_owner text, lease_expires_at timestamptz,
-       reserved_tokens int, reserved_usd float8)
+       reserved_tokens int, reserved_usd float8, replan_reason jsonb)
  WHERE t.id = x.id`;

@@ -178,4 +178,15 @@ CREATE TABLE files (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'replanning_and_delegation',
+    sql: `
+-- Why the task is being planned again (set when a revision starts; kept on the plan it produces).
+ALTER TABLE tasks ADD COLUMN replan_reason jsonb;
+ALTER TABLE plans ADD COLUMN reason jsonb;
+-- The manager step that delegated this one (null for the plan's own steps).
+ALTER TABLE steps ADD COLUMN parent_id text;
+`,
+  },
 ];

@@ -39,6 +39,7 @@ export function toTask(r: Row): TaskRecord {
     lease_expires_at: isoOrNull(r.lease_expires_at),
     reserved_tokens: Number(r.reserved_tokens ?? 0),
     reserved_usd: Number(r.reserved_usd ?? 0),
+    replan_reason: (r.replan_reason as TaskRecord['replan_reason']) ?? null,
   };
 }
 
@@ -49,6 +50,7 @@ export function toPlan(r: Row): PlanRecord {
     brain: r.brain as string,
     rationale: r.rationale as string,
     steps: r.steps as PlannedStep[],
+    reason: (r.reason as PlanRecord['reason']) ?? null,
     created_at: iso(r.created_at),
   };
 }
@@ -58,6 +60,7 @@ export function toStep(r: Row): StepRecord {
     task_id: r.task_id as string,
     id: r.id as string,
     plan_version: r.plan_version as number,
+    parent_id: (r.parent_id as string | null) ?? null,
     position: r.position as number,
     agent: r.agent as string,
     title: r.title as string,

@@ -6,7 +6,8 @@
  * task row, applies the changes and appends the events announcing them, so a state change and its
  * event are committed together or not at all.
  */
-import type { Decision, ModelUsage, Observation, PlannedStep, StepOutput } from '../brains/types.js';
+import type { Decision, ModelUsage, Observation, PlannedStep, ReplanReason, StepOutput } from '../brains/types.js';
+export type { ReplanReason } from '../brains/types.js';
 import type { ErrorInfo } from '../errors.js';
 import type { NewEvent, TaskEvent, Usage } from '../events/types.js';
 import type { DocumentIndex, StoredFile, ToolEffect } from '../tools/types.js';
@@ -27,7 +28,8 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
  * pending: waits for its dependencies. ready: dependencies done, waiting for a worker.
  * running: a worker holds its lease. completed / failed / cancelled: final.
  */
-export type StepStatus = 'pending' | 'ready' | 'running' | 'completed' | 'failed' | 'cancelled';
+/** `waiting`: a manager step that delegated work, until its children are done (it holds no lease meanwhile). */
+export type StepStatus = 'pending' | 'ready' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 /** Model use summed over a task or a step. */
 export interface UsageTotals {
@@ -63,6 +65,8 @@ export interface TaskRecord {
   /** Budget held for the planning call in flight. */
   reserved_tokens: number;
   reserved_usd: number;
+  /** Why the task is being planned again, while a revision is under way (then kept on the plan). */
+  replan_reason: ReplanReason | null;
 }
 
 /** Per-task limits; each overrides the service default when given. */
@@ -74,12 +78,15 @@ export interface TaskOptions {
   retry_attempts?: number;
   budget_tokens?: number;
   budget_usd?: number;
+  max_replans?: number;
   [key: string]: unknown;
 }
 
 export interface StepRecord extends PlannedStep {
   task_id: string;
   plan_version: number;
+  /** The manager step that delegated this one; null for the plan's own steps. */
+  parent_id: string | null;
   position: number;
   status: StepStatus;
   attempt: number;
@@ -103,6 +110,8 @@ export interface PlanRecord {
   brain: string;
   rationale: string;
   steps: PlannedStep[];
+  /** Why this plan revises the previous one; null for the first plan. */
+  reason: ReplanReason | null;
   created_at: string;
 }
 
@@ -183,6 +192,7 @@ export type TaskPatch = Partial<
     | 'lease_expires_at'
     | 'reserved_tokens'
     | 'reserved_usd'
+    | 'replan_reason'
   >
 >;
 
@@ -218,7 +228,9 @@ export interface TaskWriter {
   /** The database's clock at the start of the transaction (leases are judged by it). */
   now(): Date;
   updateTask(patch: TaskPatch): Promise<void>;
-  insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[]): Promise<void>;
+  insertPlan(version: number, brain: string, rationale: string, steps: PlannedStep[], reason?: ReplanReason | null): Promise<void>;
+  /** Adds steps a manager step delegated, to plan `version`, after the plan's own steps. */
+  insertChildSteps(version: number, parentId: string, steps: PlannedStep[]): Promise<void>;
   /** The task's steps as this transaction sees them. */
   listSteps(): Promise<StepRecord[]>;
   /** Updates a step; with `onlyIf`, only when it still has one of those statuses and that lease owner.

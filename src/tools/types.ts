@@ -25,6 +25,8 @@ export interface FileAccess {
   read(fileId: string): Promise<StoredFile & { data: Buffer }>;
   /** Metadata of a file, or null. */
   get(fileId: string): Promise<StoredFile | null>;
+  /** The files attached to the task, in the order given; absent or empty outside a task (direct invocation names its files). */
+  list?(): Promise<StoredFile[]>;
 }
 
 /** One ranked passage of a document. */

@@ -11,7 +11,7 @@
  */
 import { jsonSchema, streamText, tool, type LanguageModelUsage, type ModelMessage, type ToolSet } from 'ai';
 import { AppError } from '../../errors.js';
-import type { BrainCallContext, Decision, DecideRequest, ToolCallRequest } from '../types.js';
+import type { BrainCallContext, Decision, DecideRequest, ModelUsage, ToolCallRequest } from '../types.js';
 import { callWithFallback, type CallPolicy, type ModelHandle } from './call.js';
 import { withoutLocalRetry } from './errors.js';
 import { decideMessages, decideSystemPrompt } from './prompts.js';
@@ -31,6 +31,7 @@ export async function decideWithModel(
   policy: CallPolicy,
   maxOutputTokens: number,
   ctx: BrainCallContext,
+  usageOf: (handle: ModelHandle, usage: LanguageModelUsage | undefined) => ModelUsage,
 ): Promise<{ decision: Decision; handle: ModelHandle; usage: LanguageModelUsage | undefined }> {
   const system = decideSystemPrompt(request);
   const messages = decideMessages(request);
@@ -38,7 +39,7 @@ export async function decideWithModel(
   const { value: reply, handle } = await callWithFallback(chain, policy, ctx.signal, (h, signal) =>
     streamTurn(h, { system, messages, tools, maxOutputTokens }, signal, ctx.emitPartial),
   );
-  return { decision: toDecision(reply, request, handle), handle, usage: reply.usage };
+  return { decision: toDecision(reply, request, handle, () => usageOf(handle, reply.usage)), handle, usage: reply.usage };
 }
 
 /** The step's tools as the AI SDK wants them: description and JSON Schema input, no execute (the engine runs tools). */
@@ -96,12 +97,13 @@ function streamCut(handle: ModelHandle, cause: unknown): AppError {
 }
 
 /** Tool calls win over text (the text is the model's reasoning); text alone is the step's output. */
-function toDecision(reply: TurnReply, request: DecideRequest, handle: ModelHandle): Decision {
+function toDecision(reply: TurnReply, request: DecideRequest, handle: ModelHandle, usage: () => ModelUsage): Decision {
   const thought = reply.text.trim() || undefined;
   if (reply.calls.length > 0) return { type: 'tool_calls', ...(thought ? { thought } : {}), calls: reply.calls };
   if (thought) return { type: 'final', output: { text: reply.text.trim(), sources: [] } };
   throw new AppError('BRAIN_ERROR', `${handle.spec.id} returned an empty answer (no text, no tool call)`, {
     retryable: request.attempt <= 1,
-    details: { model: handle.spec.id, reason: 'empty_answer', finish_reason: reply.finishReason ?? null, attempt: request.attempt },
+    // The call was made and billed: its usage goes with the error (see BrainResult in ../types.ts).
+    details: { model: handle.spec.id, reason: 'empty_answer', finish_reason: reply.finishReason ?? null, attempt: request.attempt, usage: usage() },
   });
 }

@@ -12,7 +12,7 @@ import type { LanguageModelUsage } from 'ai';
 import { MODEL_ROLES, ROLE_MODEL_KEYS, type Config, type ModelPrice, type ModelRole, type ModelSpec } from '../../config/index.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Brain, BreakerStatus, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
+import type { Brain, BreakerStatus, BrainCallContext, BrainResult, CallEstimate, DecideRequest, Decision, JudgeRequest, ModelUsage, PlanProposal, PlanRequest, ReplanRequest } from '../types.js';
 import { InProcessCircuitBreakers, type CircuitBreakers } from './breaker.js';
 import type { CallPolicy, ModelHandle } from './call.js';
 import { decideWithModel } from './decide.js';
@@ -78,9 +78,15 @@ export class ModelBrain implements Brain {
     return planWithModel(this.chain('planner'), request, { policy: this.#policy, maxOutputTokens: this.#outputLimit(ctx), usage }, ctx.signal);
   }
 
+  /** Asks the planner's model chain for a revised plan, given what the earlier steps did (prompts.ts). */
+  async replan(request: ReplanRequest, ctx: BrainCallContext): Promise<BrainResult<PlanProposal>> {
+    return this.plan(request, ctx);
+  }
+
   /** Asks the agent's model chain for the step's next action, streaming its text (decide.ts). */
   async decide(request: DecideRequest, ctx: BrainCallContext): Promise<BrainResult<Decision>> {
-    const { decision, handle, usage } = await decideWithModel(this.chain(roleOf(request)), request, this.#policy, this.#outputLimit(ctx), ctx);
+    const usageOf = (h: ModelHandle, u: LanguageModelUsage | undefined) => this.#usage(h, u);
+    const { decision, handle, usage } = await decideWithModel(this.chain(roleOf(request)), request, this.#policy, this.#outputLimit(ctx), ctx, usageOf);
     return { value: decision, usage: this.#usage(handle, usage) };
   }
 

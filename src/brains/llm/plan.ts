@@ -6,9 +6,9 @@
  */
 import { generateText, NoObjectGeneratedError, Output, type LanguageModelUsage, type ModelMessage } from 'ai';
 import { z } from 'zod';
-import { planProblems } from '../../engine/plan-validation.js';
+import { planLimits, planProblems } from '../../engine/plan-validation.js';
 import { AppError } from '../../errors.js';
-import type { BrainResult, ModelUsage, PlanProposal, PlanRequest } from '../types.js';
+import type { BrainResult, ModelUsage, PlanProposal, PlanRequest, ReplanRequest } from '../types.js';
 import { callWithFallback, type CallPolicy, type ModelHandle } from './call.js';
 import { addUsage } from './prices.js';
 import { planSystemPrompt, planUserPrompt, repairPrompt } from './prompts.js';
@@ -44,10 +44,10 @@ export interface PlanDeps {
 }
 
 /** Asks the chain for a valid plan, repairing invalid ones; throws PLAN_INVALID after MAX_PLAN_REPAIRS corrections. */
-export async function planWithModel(chain: ModelHandle[], request: PlanRequest, deps: PlanDeps, signal: AbortSignal): Promise<BrainResult<PlanProposal>> {
+export async function planWithModel(chain: ModelHandle[], request: PlanRequest | ReplanRequest, deps: PlanDeps, signal: AbortSignal): Promise<BrainResult<PlanProposal>> {
   const system = planSystemPrompt(request);
-  const messages: ModelMessage[] = [{ role: 'user', content: planUserPrompt(request.task) }];
-  const limits = { agents: request.agents, tools: new Set(request.tools.map((t) => t.name)), maxSteps: request.maxSteps };
+  const messages: ModelMessage[] = [{ role: 'user', content: planUserPrompt(request) }];
+  const limits = planLimits(request);
   let total: ModelUsage | undefined;
   let problems: string[] = [];
   for (let round = 0; round <= MAX_PLAN_REPAIRS; round++) {

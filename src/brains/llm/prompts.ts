@@ -6,7 +6,7 @@
  * content is escaped.
  */
 import type { ModelMessage, ToolResultPart } from 'ai';
-import type { Decision, DecideRequest, Observation, PlanRequest, TaskBrief, TurnRecord } from '../types.js';
+import type { Decision, DecideRequest, Observation, PlanRequest, ReplanRequest, TaskBrief, TurnRecord } from '../types.js';
 
 /** Wraps untrusted text as a labelled data block. */
 export function asData(source: string, content: string): string {
@@ -20,7 +20,9 @@ const DATA_RULE =
 
 /** The planner's system prompt: what a plan is, the agents and tools available, and the limits. */
 export function planSystemPrompt(request: PlanRequest): string {
-  const agents = request.agents.map((a) => `- ${a.name}: ${a.description} Tools: ${a.tools.join(', ') || 'none'}.`).join('\n');
+  const agents = request.agents
+    .map((a) => `- ${a.name}: ${a.description} Tools: ${a.tools.join(', ') || 'none'}.${a.delegates ? ' Hands sub-tasks to the other agents itself, at run time.' : ''}`)
+    .join('\n');
   const tools = request.tools.map((t) => `- ${t.name}: ${t.description}`).join('\n');
   return [
     'You are the planner of agentic, a service that carries out tasks with specialised agents and tools.',
@@ -38,9 +40,32 @@ export function planSystemPrompt(request: PlanRequest): string {
   ].join('\n');
 }
 
-/** The task as the planner sees it. */
-export function planUserPrompt(task: TaskBrief): string {
-  return [`Task:\n${task.input}`, filesBlock(task)].filter(Boolean).join('\n\n');
+/** The task as the planner sees it; for a revision, also what the earlier plans' steps did and why a new plan is needed. */
+export function planUserPrompt(request: PlanRequest | ReplanRequest): string {
+  const task = request.task;
+  return [`Task:\n${task.input}`, filesBlock(task), 'revision' in request ? revisionBlock(request) : ''].filter(Boolean).join('\n\n');
+}
+
+/** Longest earlier output quoted to the planner, characters. */
+const PRIOR_OUTPUT_CHARS = 2_000;
+
+function revisionBlock(request: ReplanRequest): string {
+  const { version, reason, steps } = request.revision;
+  const why =
+    reason.trigger === 'step_failed'
+      ? `step ${reason.step_id} failed for good (${reason.error.code}: ${reason.error.message})`
+      : `the result did not meet the task (${reason.error.message})`;
+  const lines = steps.map((s) => {
+    const head = `- ${s.id} (${s.agent}, plan ${s.plan_version}): ${s.title} — ${s.status}`;
+    if (s.output !== undefined) return `${head}\n  output: ${s.output.slice(0, PRIOR_OUTPUT_CHARS)}${s.output.length > PRIOR_OUTPUT_CHARS ? ' …' : ''}`;
+    return s.error ? `${head}\n  error: ${s.error.code}: ${s.error.message}` : head;
+  });
+  return [
+    `This is a revision: the plan so far did not do, because ${why}.`,
+    `What the earlier steps did:\n${asData('earlier steps', lines.join('\n'))}`,
+    `Make plan version ${version} for what is still to be done. Do not redo completed work: a step may list a completed step's id ` +
+      'in depends_on to use its output. Avoid what failed, or do it differently.',
+  ].join('\n\n');
 }
 
 /** Sent back with an invalid plan: what is wrong, and a request for a corrected one. */
