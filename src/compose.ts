@@ -24,7 +24,17 @@ import { InProcessEventBus, RedisEventBus, type EventBus } from './events/index.
 import { createLogger, type Logger } from './observability/logger.js';
 import { InProcessWorkQueue, PolledQueue, RedisStreamsQueue, type WorkQueue } from './queue/index.js';
 import { createStore, type Store } from './store/index.js';
-import { createToolRegistry, type ToolRegistry } from './tools/index.js';
+import {
+  createBuiltinTools,
+  createConfiguredWebSearchTool,
+  createFetchUrlTool,
+  createSendEmailTool,
+  createSqlQueryTool,
+  createToolRegistry,
+  parseSqlSources,
+  type ToolDefinition,
+  type ToolRegistry,
+} from './tools/index.js';
 
 export type Role = 'all' | 'api' | 'worker';
 export type Shape = 'embedded' | 'postgres' | 'distributed';
@@ -57,6 +67,41 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * The tools this configuration offers: the built-in ones, fetch_url and sql_query always, web_search
+ * when a search provider is configured, send_email when an SMTP server is.
+ */
+export function configuredTools(config: Config): ToolDefinition[] {
+  const tools = [
+    ...createBuiltinTools(),
+    createFetchUrlTool({
+      allow: config.fetchAllow,
+      allowedPorts: config.fetchPorts,
+      maxBytes: config.fetchMaxBytes,
+      timeoutMs: config.fetchTimeoutMs,
+      maxRedirects: config.fetchMaxRedirects,
+    }),
+    createSqlQueryTool({ sources: parseSqlSources(config.sqlSources) }),
+  ];
+  const search = createConfiguredWebSearchTool({
+    provider: config.searchProvider,
+    searxngUrl: config.searxngUrl,
+    braveApiKey: config.braveApiKey,
+    braveBaseUrl: config.braveSearchUrl,
+    tavilyApiKey: config.tavilyApiKey,
+    tavilyBaseUrl: config.tavilyUrl,
+    maxResults: config.searchMaxResults,
+    timeoutMs: config.searchTimeoutMs,
+  });
+  if (search) tools.push(search);
+  if (config.smtpUrl && config.emailFrom) {
+    tools.push(
+      createSendEmailTool({ smtpUrl: config.smtpUrl, from: config.emailFrom, allowedDomains: config.emailAllowedDomains, requireTls: config.emailRequireTls }),
+    );
+  }
+  return tools;
+}
+
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const role = options.role ?? 'all';
@@ -83,7 +128,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       ? new PolledQueue(() => store.countBacklog())
       : new InProcessWorkQueue();
   const brain = options.brain ?? createBrain(config, redis, logger);
-  const tools = options.tools ?? createToolRegistry();
+  const tools = options.tools ?? createToolRegistry(configuredTools(config));
   const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });
   let closed = false;
   return {

@@ -26,6 +26,14 @@ export type { CalculatorInput, CalculatorOutput } from './calculator.js';
 export { dataProfileTool } from './data-profile.js';
 export type { DataProfileInput, DataProfileOutput } from './data-profile.js';
 export { knowledgeSearchTool } from './knowledge-search.js';
+export { createFetchUrlTool } from './fetch-url.js';
+export type { FetchUrlOptions } from './fetch-url.js';
+export { createConfiguredWebSearchTool, createWebSearchTool } from './web-search.js';
+export type { WebSearchConfig, WebSearchSettings } from './web-search.js';
+export { createSendEmailTool } from './send-email.js';
+export type { SendEmailOptions } from './send-email.js';
+export { createSqlQueryTool, parseSqlSources } from './sql-query.js';
+export type { SqlQueryOptions, SqlSource } from './sql-query.js';
 export type { KnowledgeSearchInput, KnowledgeSearchOutput } from './knowledge-search.js';
 
 /** The tools that need nothing beyond the ToolContext contracts: calculator, data_profile, knowledge_search. */
