@@ -194,6 +194,27 @@ describe('mcpInputSchema', () => {
     expect(schema.safeParse({ point: { x: 'one' } }).success).toBe(false);
   });
 
+  it("runs none of the server's regular expressions, but still describes them", () => {
+    const server = {
+      type: 'object',
+      properties: {
+        // A property may itself be called "pattern"; only the keyword goes.
+        pattern: { type: 'string', pattern: '^(a+)+$' },
+        nested: { type: 'array', items: { type: 'object', properties: { id: { type: 'string', pattern: '^(a|aa)+$' } } } },
+      },
+      required: ['pattern'],
+      patternProperties: { '^x-': { type: 'number' } },
+    };
+    const schema = mcpInputSchema(server);
+    expect(describeInput(schema)).toMatchObject(server);
+    const evil = `${'a'.repeat(40)}!`;
+    const started = performance.now();
+    expect(schema.safeParse({ pattern: evil, nested: [{ id: evil }], 'x-y': 'not checked here' }).success).toBe(true);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(schema.safeParse({ pattern: 1 }).success).toBe(false);
+    expect(schema.safeParse({}).success).toBe(false);
+  });
+
   it('falls back to a top-level check for schemas zod cannot express, still describing them as given', () => {
     const server = {
       type: 'object',

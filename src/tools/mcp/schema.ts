@@ -13,6 +13,8 @@ type Args = Record<string, unknown>;
  * A zod schema for an MCP tool's `inputSchema`. Arguments are checked with `z.fromJSONSchema`;
  * where that cannot express the schema (`if`/`then`, `not`, remote `$ref` …), a looser check of the
  * top level stands in (required properties, primitive types, enums) and the server checks the rest.
+ * Regular expressions (`pattern`, `patternProperties`) are left to the server: a hostile or careless
+ * one could otherwise stall the service's event loop on a model's arguments.
  * Either way the schema carries the server's JSON Schema as metadata, so the registry describes the
  * tool to models with the server's own schema, not a round-tripped copy of it.
  */
@@ -21,13 +23,37 @@ export function mcpInputSchema(jsonSchema: JsonObject): z.ZodType<Args> {
   const { id: _id, ...described } = jsonSchema;
   let checked: z.ZodType<Args>;
   try {
-    checked = z.fromJSONSchema(jsonSchema as z.core.JSONSchema.JSONSchema) as z.ZodType<Args>;
+    checked = z.fromJSONSchema(withoutPatterns(jsonSchema) as z.core.JSONSchema.JSONSchema) as z.ZodType<Args>;
     // Some schemas convert but cannot be described again; find out now rather than on every describe.
     z.toJSONSchema(checked, { unrepresentable: 'any', io: 'input' });
   } catch {
     checked = z.record(z.string(), z.unknown()).superRefine(topLevelCheck(jsonSchema));
   }
   return checked.meta(described);
+}
+
+/** Keywords whose value is a map of names to subschemas. */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions', 'dependentSchemas']);
+/** Keywords whose value is a subschema or an array of them. */
+const SCHEMA_KEYWORDS = new Set([
+  'items', 'additionalItems', 'prefixItems', 'contains', 'additionalProperties', 'unevaluatedProperties',
+  'unevaluatedItems', 'propertyNames', 'not', 'if', 'then', 'else', 'anyOf', 'allOf', 'oneOf',
+]);
+
+/** A copy of the schema without `pattern` and `patternProperties` anywhere a subschema can be. */
+export function withoutPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPatterns);
+  if (!isObject(schema)) return schema;
+  const copy: JsonObject = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern' || key === 'patternProperties') continue;
+    if (SCHEMA_MAPS.has(key) && isObject(value)) {
+      copy[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutPatterns(sub)]));
+    } else {
+      copy[key] = SCHEMA_KEYWORDS.has(key) ? withoutPatterns(value) : value;
+    }
+  }
+  return copy;
 }
 
 const TYPE_CHECKS: Record<string, (v: unknown) => boolean> = {
