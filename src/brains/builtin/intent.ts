@@ -1,11 +1,14 @@
 /**
  * Reads a task: which rules it triggers (research, CSV analysis, computation, comparison, summary)
- * and the details those rules need (topic, files, expressions, subjects, group-by hint). Clauses that
- * hold a computation are set aside before the other rules look, so "What is 15% of 2400?" is not
- * mistaken for a question about documents.
+ * and the details those rules need (topic, files, expressions, subjects, group-by hint), and whether
+ * it asks for the result to be emailed. The email request is taken out of the text first, so
+ * "… and email the summary to ops@example.com" is not read as a request for a summary of "ops";
+ * then clauses that hold a computation are set aside before the other rules look, so "What is 15%
+ * of 2400?" is not mistaken for a question about documents.
  */
 import type { StoredFile } from '../../tools/types.js';
 import type { TaskBrief } from '../types.js';
+import { findEmailRequest, withoutEmailRequest } from './email-request.js';
 import { findComputations, type Computation } from './expression.js';
 import { isStopWord, splitClauses, topicOf, wordsOf } from './text.js';
 
@@ -37,6 +40,10 @@ export interface TaskAnalysis {
   groupHint: string | null;
   /** CSV names the task mentions that are not attached, so the plan can say why it cannot profile them. */
   missingFiles: string[];
+  /** Who the task asks the result to be emailed to, or null when it does not ask. */
+  email: { to: string[]; cc: string[] } | null;
+  /** The task's words without the email request: what the other rules read. */
+  text: string;
 }
 
 const CSV_TYPES = new Set(['text/csv', 'application/csv', 'text/tab-separated-values', 'text/x-csv']);
@@ -126,14 +133,16 @@ function pickPrimary(a: Omit<TaskAnalysis, 'primary'>): RuleKind {
 
 /** Reads a task and decides which rule shapes its plan. */
 export function analyseTask(task: TaskBrief): TaskAnalysis {
-  const clauses = splitClauses(task.input);
+  const emailRequest = findEmailRequest(task.input);
+  const text = withoutEmailRequest(task.input, emailRequest);
+  const clauses = splitClauses(text);
   const computations = findComputations(clauses);
   const computing = new Set(computations.map((c) => c.wording));
   const rest = clauses.filter((c) => !computing.has(c.replace(/[\s?.!]+$/u, '')));
   const restText = rest.join('. ');
   const topic = topicOf(restText);
   const explicitResearch = RESEARCH_CUE.test(restText);
-  const asked = rest.some((c) => QUESTION_START.test(c)) || /\?\s*$/.test(task.input);
+  const asked = rest.some((c) => QUESTION_START.test(c)) || /\?\s*$/.test(text);
   const fields = {
     topic,
     csvFiles: task.files.filter(isCsvFile),
@@ -145,6 +154,8 @@ export function analyseTask(task: TaskBrief): TaskAnalysis {
     aspects: findAspects(rest),
     groupHint: findGroupHint(restText),
     missingFiles: findMissingFiles(task.input, task.files),
+    email: emailRequest ? { to: emailRequest.to, cc: emailRequest.cc } : null,
+    text,
   };
   return { ...fields, primary: pickPrimary(fields) };
 }
