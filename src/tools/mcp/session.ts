@@ -54,6 +54,7 @@ export class McpServerSession {
   #connects = 0;
   #tools: Tool[] = [];
   readonly #stderrTail: string[] = [];
+  #stderrPartial = '';
 
   constructor(config: McpServerConfig, logger?: McpLogger) {
     this.config = config;
@@ -161,12 +162,18 @@ export class McpServerSession {
       stderr: 'pipe',
     });
     this.#stderrTail.length = 0;
+    this.#stderrPartial = '';
     transport.stderr?.on('data', (chunk: Buffer) => this.#onStderr(chunk));
     return transport;
   }
 
   #onStderr(chunk: Buffer): void {
-    for (const line of chunk.toString('utf8').split('\n')) {
+    // A line may arrive in pieces; hold the unfinished end until the rest comes (or it grows too long).
+    const lines = (this.#stderrPartial + chunk.toString('utf8')).split('\n');
+    const rest = lines.pop() ?? '';
+    this.#stderrPartial = rest.length > STDERR_LINE_CHARS ? '' : rest;
+    if (rest.length > STDERR_LINE_CHARS) lines.push(rest);
+    for (const line of lines) {
       const trimmed = line.trimEnd().slice(0, STDERR_LINE_CHARS);
       if (!trimmed) continue;
       this.#stderrTail.push(trimmed);
@@ -183,6 +190,7 @@ export class McpServerSession {
 
   #connectError(err: unknown): AppError {
     const where = this.config.transport === 'http' ? this.config.url : this.config.command;
+    if (this.#stderrPartial) this.#onStderr(Buffer.from('\n'));
     const tail = this.#stderrTail.length > 0 ? ` (stderr: ${this.#stderrTail.slice(-5).join(' | ')})` : '';
     return this.#error(`Cannot connect to MCP server "${this.config.name}" (${where}): ${messageOf(err)}${tail}`, {
       cause: err,
