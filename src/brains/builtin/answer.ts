@@ -4,6 +4,7 @@
  * findings only, so every statement traces back to a tool result.
  */
 import type { DependencyOutput } from '../types.js';
+import { headlineMeasure } from './columns.js';
 import { compareSubjects } from './comparison.js';
 import { summarySentences, uniquePassages } from './extract.js';
 import { findingOf, findingsOfKind, type CompareFinding, type KeyPoint } from './findings.js';
@@ -39,6 +40,28 @@ function profileAnswer(deps: Deps): string {
       return `${head} Grouped by ${g.by} (${countOf(g.rows.length, 'group')}),${leader}.`;
     }),
     f.derived ? `${f.derived.label} is **${formatPercent(f.derived.value)}**.` : '',
+    f.group_note ?? '',
+  ]);
+  return sentences.filter((s) => s.length > 0).join(' ');
+}
+
+function sqlValue(value: number | string | null): string {
+  return typeof value === 'number' ? formatNumber(value) : (value ?? 'unknown');
+}
+
+/** One sentence per file the SQL step analysed: rows, each measure's total and average, the largest group. */
+function sqlAnswer(deps: Deps): string {
+  const sentences = findingsOfKind(deps, 'sql').flatMap((f) => [
+    ...f.files.map((file) => {
+      const rows = file.rows === null ? '' : ` ${sqlValue(file.rows)} rows`;
+      const totals = file.measures.map((m) => `total ${m.column} ${sqlValue(m.sum)} (average ${sqlValue(m.avg)})`);
+      const parts = [rows.trim(), ...totals].filter((p) => p.length > 0);
+      const g = file.group;
+      const measure = g ? headlineMeasure(Object.keys(g.rows[0]?.values ?? {})) : null;
+      const top = g && measure ? g.rows[0] : undefined;
+      const leader = g && top && measure ? ` By ${g.by}, the largest ${measure} is ${top.key} at ${sqlValue(top.values[measure] ?? null)}.` : '';
+      return `SQL over **${file.file_name}** (sql_query): ${parts.join('; ')}.${leader}`;
+    }),
     f.group_note ?? '',
   ]);
   return sentences.filter((s) => s.length > 0).join(' ');
@@ -105,6 +128,7 @@ export function answerFor(deps: Deps, style: ReportStyle): string {
   const blocks = [
     computeAnswer(deps),
     profileAnswer(deps),
+    sqlAnswer(deps),
     style === 'comparison' ? comparisonAnswer(deps) : '',
     style === 'summary' ? summaryAnswer(deps) : style === 'report' ? pointsAnswer(deps) : '',
     failureNote(deps),

@@ -55,15 +55,26 @@ export function matchColumn(hint: string, columns: readonly string[]): string | 
 }
 
 /** True for columns that hold identifiers, whose sums and means mean nothing. */
-function isIdentifier(name: string): boolean {
+export function isIdentifierColumn(name: string): boolean {
   return /^id$|[_\s-]id$|[a-z]Id$|^(?:zip|postal|phone)/i.test(name);
 }
 
-/** Numeric columns to aggregate per group: numbers, not the grouping column, not identifiers; at most `max`. */
+/**
+ * Columns worth summing and averaging: numeric by `isNumeric`, not the grouping column, not
+ * identifiers; at most `max`, in the file's order.
+ */
+export function pickMeasures<C extends { name: string; type: string }>(
+  columns: readonly C[],
+  groupBy: string | null,
+  isNumeric: (type: string) => boolean,
+  max = 4,
+): C[] {
+  return columns.filter((c) => isNumeric(c.type) && c.name !== groupBy && !isIdentifierColumn(c.name)).slice(0, max);
+}
+
+/** Numeric columns of a data_profile result to aggregate per group; see pickMeasures. */
 export function measureColumns(columns: readonly ProfileColumn[], groupBy: string, max = 4): ProfileColumn[] {
-  return columns
-    .filter((c) => (c.type === 'integer' || c.type === 'number') && c.name !== groupBy && !isIdentifier(c.name))
-    .slice(0, max);
+  return pickMeasures(columns, groupBy, (type) => type === 'integer' || type === 'number', max);
 }
 
 const MONEY_LIKE = /revenue|sales|amount|total|price|cost|value|profit|income|spend/i;

@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import type { BrainCallContext, DecideRequest, Decision, StepOutput, ToolCallRequest } from '../types.js';
 import { compareStep } from './compare-step.js';
 import { computeStep } from './compute-step.js';
+import { emailStep } from './email-step.js';
 import { keyPointsStep } from './key-points-step.js';
 import { StepParamsSchema, type StepParams } from './params.js';
 import { queryFor } from './planner.js';
@@ -14,10 +15,11 @@ import { profileStep } from './profile-step.js';
 import { composeReport } from './report.js';
 import { allObservations } from './results.js';
 import { searchStep } from './search-step.js';
+import { sqlStep } from './sql-step.js';
 import { finalOutcome, type StepInput, type StepOutcome } from './step-input.js';
 import { topicOf } from './text.js';
 
-/** No built-in step needs more tool turns than this (profile, group, derive); a guard against surprises. */
+/** No built-in step needs more tool turns than this (profile, group, derive; schema, analysis); a guard against surprises. */
 export const MAX_TOOL_TURNS = 4;
 
 /**
@@ -63,8 +65,12 @@ function runHandler(input: StepInput<StepParams>): StepOutcome {
       return computeStep({ ...input, params });
     case 'compare':
       return compareStep({ ...input, params });
+    case 'sql':
+      return sqlStep({ ...input, params });
+    case 'email':
+      return emailStep({ ...input, params });
     case 'report': {
-      const output = composeReport(input.request.task, input.request.dependencies, params.style);
+      const output = composeReport(input.request.task, input.request.dependencies, params.style, params.unsent_email);
       return finalOutcome(`Wrote the report from ${input.request.dependencies.length} earlier steps.`, output.text, output.sources);
     }
   }
@@ -74,7 +80,7 @@ function runHandler(input: StepInput<StepParams>): StepOutcome {
 function asReport(request: DecideRequest, params: StepParams, output: StepOutput): StepOutput {
   if (!params.report_style || params.kind === 'report') return output;
   const self = { step_id: request.step.id, agent: request.agent.name, title: request.step.title, output };
-  const report = composeReport(request.task, [self], params.report_style);
+  const report = composeReport(request.task, [self], params.report_style, params.unsent_email);
   return output.data === undefined ? report : { ...report, data: output.data };
 }
 

@@ -67,6 +67,48 @@ const CompareFindingSchema = z.object({
   failures,
 });
 
+/** A value of an SQL result: a number, or text for what JSON cannot hold exactly, or null. */
+const SqlCellSchema = z.union([z.number(), z.string(), z.null()]);
+
+const SqlFileFindingSchema = z.object({
+  file_id: z.string(),
+  file_name: z.string(),
+  table: z.string(),
+  /** COUNT(*), or null when the query failed. */
+  rows: SqlCellSchema,
+  measures: z.array(z.object({ column: z.string(), sum: SqlCellSchema, avg: SqlCellSchema })),
+  group: z
+    .object({
+      by: z.string(),
+      /** `values` are keyed `sum(<column>)` and `avg(<column>)`. */
+      rows: z.array(z.object({ key: z.string(), count: SqlCellSchema, values: z.record(z.string(), SqlCellSchema) })),
+      truncated: z.boolean(),
+    })
+    .optional(),
+});
+
+const SqlFindingSchema = z.object({
+  kind: z.literal('sql'),
+  files: z.array(SqlFileFindingSchema),
+  /** Every analysis query that ran, for the record. */
+  queries: z.array(z.string()),
+  group_note: z.string().optional(),
+  failures,
+});
+
+const EmailFindingSchema = z.object({
+  kind: z.literal('email'),
+  to: z.array(z.string()),
+  cc: z.array(z.string()),
+  sent: z.boolean(),
+  message_id: z.string().optional(),
+  /** Recipients the mail server refused while accepting the others. */
+  rejected: z.array(z.string()),
+  /** Why it was not sent, when it was not. */
+  reason: z.string().optional(),
+  failures,
+});
+
 /** Any finding. */
 export const FindingSchema = z.discriminatedUnion('kind', [
   SearchFindingSchema,
@@ -74,6 +116,8 @@ export const FindingSchema = z.discriminatedUnion('kind', [
   ProfileFindingSchema,
   ComputeFindingSchema,
   CompareFindingSchema,
+  SqlFindingSchema,
+  EmailFindingSchema,
 ]);
 export type Finding = z.infer<typeof FindingSchema>;
 export type SearchFinding = z.infer<typeof SearchFindingSchema>;
@@ -85,6 +129,10 @@ export type FileFinding = z.infer<typeof FileFindingSchema>;
 export type ComputeFinding = z.infer<typeof ComputeFindingSchema>;
 export type CompareFinding = z.infer<typeof CompareFindingSchema>;
 export type SubjectSummary = z.infer<typeof SubjectSummarySchema>;
+export type SqlCell = z.infer<typeof SqlCellSchema>;
+export type SqlFinding = z.infer<typeof SqlFindingSchema>;
+export type SqlFileFinding = z.infer<typeof SqlFileFindingSchema>;
+export type EmailFinding = z.infer<typeof EmailFindingSchema>;
 
 /** The finding of a dependency, or null when it has none (e.g. a step written by another brain). */
 export function findingOf(dependency: DependencyOutput): Finding | null {

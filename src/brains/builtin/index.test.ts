@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { EMAIL_TOOLS, MESSAGE_ID, memoryFiles, runSqlQuery, SALES_CSV, sendEmailObservation, type MailOutcome } from './__fixtures__/data-tools.js';
 import { SALES_FILE } from './__fixtures__/fake-tools.js';
 import { planRequest, recordingContext, reportOf, runTask } from './__fixtures__/harness.js';
 import { BUILTIN_NOTICE, BuiltinBrain, createBuiltinBrain } from './index.js';
@@ -85,5 +86,55 @@ describe('whole tasks against fake tools', () => {
     const b = await runTask('Compare PostgreSQL and Redis for caching');
     expect(reportOf(a)).toBe(reportOf(b));
     expect(a.partials).toEqual(b.partials);
+  });
+});
+
+describe('the seed example: analyse a CSV and email the summary', () => {
+  const SEED = 'Analyze this CSV and email the summary to ops@example.com';
+  const files = memoryFiles([{ file: SALES_FILE, data: SALES_CSV }]);
+  const seed = (mail: MailOutcome, tools = EMAIL_TOOLS) =>
+    runTask(SEED, {
+      files: [SALES_FILE],
+      tools,
+      execute: async (call, id) =>
+        call.tool === 'sql_query' ? runSqlQuery(call, id, files) : call.tool === 'send_email' ? sendEmailObservation(call, id, mail) : null,
+    });
+
+  it('profiles, queries with SQL, writes the summary and sends it; the answer is the summary with the email line', async () => {
+    const run = await seed({ sent: true });
+    expect(run.plan.steps.map((s) => [s.id, s.agent, s.tools, s.depends_on])).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'analyst', ['sql_query'], []],
+      ['s3', 'writer', [], ['s1', 's2']],
+      ['s4', 'writer', ['send_email'], ['s3']],
+    ]);
+    const summary = run.outputs.get('s3')?.text ?? '';
+    expect(summary).toContain('# Analyze this CSV\n\n');
+    expect(summary).toContain('SQL over **sales.csv** (sql_query): 6 rows; total units 27 (average 4.5); total revenue 4,230 (average 705).');
+    expect(summary).toContain('- File `file-sales`: sales.csv');
+    const mail = run.histories.get('s4')?.[0]?.decision;
+    expect(mail?.type === 'tool_calls' && mail.calls).toEqual([
+      { tool: 'send_email', args: { to: ['ops@example.com'], subject: 'Summary: sales.csv', text: summary.trim() } },
+    ]);
+    const answer = reportOf(run);
+    expect(answer).toBe(`${summary.trim()}\n\n## Email\n\nSent to ops@example.com with send_email, subject "Summary: sales.csv", message id \`${MESSAGE_ID}\`.\n`);
+  });
+
+  it('completes with the summary and a not-sent line when the approval is rejected', async () => {
+    const run = await seed({ sent: false, code: 'APPROVAL_REJECTED', message: 'send_email was not approved (bob rejected it: not today); it did not run' });
+    const answer = reportOf(run);
+    expect(answer).toContain('SQL over **sales.csv** (sql_query): 6 rows');
+    expect(answer).toMatch(/## Email\n\nNot sent to ops@example\.com: rejected at approval: send_email was not approved \(bob rejected it: not today\); it did not run\.\n$/);
+    expect(run.histories.get('s4')).toHaveLength(1);
+  });
+
+  it('without send_email, plans as before and the report says email is not configured', async () => {
+    const run = await seed({ sent: true }, EMAIL_TOOLS.filter((t) => t.name !== 'send_email'));
+    expect(run.plan.steps.map((s) => s.agent)).toEqual(['analyst', 'writer']);
+    const answer = reportOf(run);
+    expect(answer).toContain('**sales.csv** has 6 rows and 5 columns.');
+    expect(answer).toMatch(
+      /## Sources\n\n- File `file-sales`: sales\.csv\n\n## Email\n\nNot sent: the task asks for this to be emailed to ops@example\.com, but email is not configured on this service \(set SMTP_URL and AGENTIC_EMAIL_FROM to offer send_email\)\.\n$/,
+    );
   });
 });

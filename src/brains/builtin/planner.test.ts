@@ -3,6 +3,7 @@ import { AGENTS } from '../../agents/index.js';
 import { ALL_TOOLS, PDF_FILE, SALES_FILE, descriptor } from './__fixtures__/fake-tools.js';
 import { callsOf, expectWellFormed, planRequest } from './__fixtures__/harness.js';
 import { buildPlan } from './planner.js';
+import { SCHEMA_QUERY } from './sql-build.js';
 
 function plan(input: string, options: Parameters<typeof planRequest>[1] = {}) {
   const request = planRequest(input, options);
@@ -180,5 +181,90 @@ describe('constraints', () => {
   it('ignores tools other than its own', () => {
     const p = plan('Research our travel policy', { tools: ALL_TOOLS });
     expect(p.steps.flatMap((s) => s.tools)).not.toContain('run_python');
+  });
+});
+
+describe('email requests', () => {
+  const SEED = 'Analyze this CSV and email the summary to ops@example.com';
+  const withTools = (...names: string[]) => [...ALL_TOOLS, ...names.map(descriptor)];
+
+  it('CSV: profile and SQL in parallel, the writer, then the email step reading the report', () => {
+    const p = plan(SEED, { files: [SALES_FILE], tools: withTools('sql_query', 'send_email') });
+    expect(shape(p)).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'analyst', ['sql_query'], []],
+      ['s3', 'writer', [], ['s1', 's2']],
+      ['s4', 'writer', ['send_email'], ['s3']],
+    ]);
+    expect(callsOf(p, 's2')).toEqual([{ tool: 'sql_query', args: { query: SCHEMA_QUERY, files: ['file-sales'], max_rows: 1000 } }]);
+    expect(p.steps[3]?.params).toEqual({ kind: 'email', to: ['ops@example.com'], cc: [], subject: 'Summary: sales.csv' });
+    expect(p.rationale).toContain('another analyst queries it with sql_query');
+    expect(p.rationale).toContain('Email: the task asks for the result to be sent to ops@example.com, so a last step sends');
+  });
+
+  it('groups the SQL too when the task says "by <column>"', () => {
+    const p = plan('Analyze sales.csv by region and send it to ops@example.com', { files: [SALES_FILE], tools: withTools('sql_query', 'send_email') });
+    expect(p.steps.map((s) => s.params?.['group_hint'])).toEqual(['region', 'region', undefined, undefined]);
+  });
+
+  it('without sql_query, keeps the profile alone and still sends', () => {
+    const p = plan(SEED, { files: [SALES_FILE], tools: withTools('send_email') });
+    expect(shape(p)).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'writer', [], ['s1']],
+      ['s3', 'writer', ['send_email'], ['s2']],
+    ]);
+  });
+
+  it('without send_email, plans as before and has the report say email is not configured', () => {
+    const p = plan(SEED, { files: [SALES_FILE], tools: withTools('sql_query') });
+    expect(shape(p)).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'writer', [], ['s1']],
+    ]);
+    expect(p.steps[1]?.params).toEqual({ kind: 'report', style: 'report', unsent_email: { to: ['ops@example.com'], reason: 'not_configured' } });
+    expect(p.rationale).toContain('but `send_email` is not available (SMTP_URL is not set), so nothing is sent and the report says so.');
+  });
+
+  it('adds no SQL step to a CSV task that asks for no email', () => {
+    const p = plan('Analyze sales.csv', { files: [SALES_FILE], tools: withTools('sql_query', 'send_email') });
+    expect(shape(p)).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'writer', [], ['s1']],
+    ]);
+    expect(p.steps[1]?.params).toEqual({ kind: 'report', style: 'report' });
+  });
+
+  it('emails the report of other kinds of task too, with the task as the subject', () => {
+    const p = plan('Summarize our onboarding documents and email it to ops@example.com', { tools: withTools('send_email') });
+    expect(shape(p)).toEqual([
+      ['s1', 'researcher', ['knowledge_search'], []],
+      ['s2', 'writer', [], ['s1']],
+      ['s3', 'writer', ['send_email'], ['s2']],
+    ]);
+    expect(callsOf(p, 's1')).toEqual([{ tool: 'knowledge_search', args: { query: 'onboarding', limit: 10 } }]);
+    expect(p.steps[2]?.params).toMatchObject({ subject: 'Summary: Summarize our onboarding documents' });
+  });
+
+  it('keeps the email step as the budget shrinks: SQL goes first, then the writer folds into the first step', () => {
+    const tools = withTools('sql_query', 'send_email');
+    expect(shape(plan(SEED, { files: [SALES_FILE], tools, maxSteps: 3 }))).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'writer', [], ['s1']],
+      ['s3', 'writer', ['send_email'], ['s2']],
+    ]);
+    const two = plan(SEED, { files: [SALES_FILE], tools, maxSteps: 2 });
+    expect(shape(two)).toEqual([
+      ['s1', 'analyst', ['data_profile'], []],
+      ['s2', 'writer', ['send_email'], ['s1']],
+    ]);
+    expect(two.steps[0]?.params).toMatchObject({ kind: 'profile', report_style: 'report' });
+  });
+
+  it('under a budget of one, sends nothing and says why in the report', () => {
+    const one = plan(SEED, { files: [SALES_FILE], tools: withTools('sql_query', 'send_email'), maxSteps: 1 });
+    expect(one.steps).toHaveLength(1);
+    expect(one.steps[0]?.params).toMatchObject({ kind: 'profile', report_style: 'report', unsent_email: { to: ['ops@example.com'], reason: 'no_step' } });
+    expect(one.rationale).toContain('the step budget leaves no step to send it');
   });
 });

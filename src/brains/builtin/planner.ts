@@ -1,25 +1,28 @@
 /**
  * The built-in planner: picks a rule from the task (CSV analysis, comparison, summary, research,
  * computation, or the fallback), drafts the rule's steps, adds a parallel computation step when a
- * task mixes one in, fits the plan into the step budget and assigns agents. Same task, same plan.
+ * task mixes one in, adds a last step emailing the report when the task asks for it and send_email
+ * exists, fits the plan into the step budget and assigns agents. Same task, same plan.
  */
 import type { AgentDefinition } from '../../agents/index.js';
 import { AppError } from '../../errors.js';
 import type { PlanProposal, PlanRequest, PlannedStep } from '../types.js';
 import { analyseTask, type TaskAnalysis } from './intent.js';
-import type { ReportStyle, SearchQuery } from './params.js';
+import type { ReportStyle, SearchQuery, UnsentEmail } from './params.js';
 import {
   compareDraft,
   computeDraft,
+  emailDraft,
   keyPointsDraft,
   profileDraft,
   searchDraft,
+  sqlDraft,
   writerDraft,
   type Available,
   type Role,
   type StepDraft,
 } from './step-drafts.js';
-import { wordsOf } from './text.js';
+import { titleFromTask, wordsOf } from './text.js';
 import { rationaleFor } from './rationale.js';
 
 /** The most steps a built-in plan has, whatever the budget allows. */
@@ -35,7 +38,7 @@ function primaryDrafts(a: TaskAnalysis, input: string, available: Available): St
   const query = queryFor(a.topic, input);
   switch (a.primary) {
     case 'csv':
-      return [profileDraft(a.csvFiles.map((f) => ({ id: f.id, name: f.name })), a.groupHint, available)];
+      return csvDrafts(a, available);
     case 'compare':
       return compareDrafts(a, available);
     case 'summary':
@@ -47,6 +50,22 @@ function primaryDrafts(a: TaskAnalysis, input: string, available: Available): St
     case 'fallback':
       return [searchDraft('search', [{ query }], 5, available)];
   }
+}
+
+/** True when the task asks for the result by email and send_email exists to send it. */
+function sendsEmail(a: TaskAnalysis, available: Available): boolean {
+  return a.email !== null && available.has('send_email');
+}
+
+/**
+ * The profile, and, when the result is to be emailed and sql_query exists, an SQL analysis beside it
+ * (the emailed summary then carries figures checked by a second tool). Otherwise the CSV rule stays
+ * as it was.
+ */
+function csvDrafts(a: TaskAnalysis, available: Available): StepDraft[] {
+  const files = a.csvFiles.map((f) => ({ id: f.id, name: f.name }));
+  const profile = profileDraft(files, a.groupHint, available);
+  return sendsEmail(a, available) && available.has('sql_query') ? [profile, sqlDraft(files, a.groupHint, available)] : [profile];
 }
 
 function compareDrafts(a: TaskAnalysis, available: Available): StepDraft[] {
@@ -75,10 +94,20 @@ function styleFor(a: TaskAnalysis): ReportStyle {
   return a.primary === 'summary' ? 'summary' : 'report';
 }
 
-/** All drafts for a task, dependencies before dependants, the writer last and reading every other step. */
+/** The email's subject: the CSV files' names, else the task's title. */
+export function emailSubject(a: TaskAnalysis): string {
+  const about = a.primary === 'csv' ? a.csvFiles.map((f) => f.name).join(', ') : titleFromTask(a.text);
+  return `Summary: ${about}`;
+}
+
+/**
+ * All drafts for a task, dependencies before dependants, the writer reading every working step,
+ * then (when the task asks and send_email exists) the email step, which fitPlan links to the report.
+ */
 export function draftsFor(a: TaskAnalysis, input: string, available: Available): StepDraft[] {
   const work = [...primaryDrafts(a, input, available), ...extraDrafts(a, input, available)];
-  return [...work, writerDraft(styleFor(a), work.map((d) => d.key))];
+  const email = a.email && sendsEmail(a, available) ? [emailDraft(a.email.to, a.email.cc, emailSubject(a))] : [];
+  return [...work, writerDraft(styleFor(a), work.map((d) => d.key)), ...email];
 }
 
 function withoutDraft(drafts: StepDraft[], key: string): StepDraft[] {
@@ -120,6 +149,32 @@ export function fitToBudget(drafts: StepDraft[], budget: number, available: Avai
   }
   fitted = mergeSearches(fitted, available);
   return fitted.length <= budget ? fitted : standaloneStep(fitted);
+}
+
+/** The step whose output is the report: the writer, or the one step that writes it under a budget of one. */
+function reporterOf(drafts: readonly StepDraft[]): StepDraft | undefined {
+  return drafts.find((d) => d.params.kind === 'report') ?? drafts.find((d) => d.params.report_style !== undefined) ?? drafts[drafts.length - 1];
+}
+
+function withUnsentEmail(drafts: StepDraft[], unsent: UnsentEmail): StepDraft[] {
+  const reporter = reporterOf(drafts);
+  return drafts.map((d) => (d === reporter ? { ...d, params: { ...d.params, unsent_email: unsent } } : d));
+}
+
+/**
+ * Fits the plan into the budget with the email step kept last and reading the report: the other
+ * steps share the budget less one. When the email cannot be sent (no send_email, or a budget of
+ * one), the report says so instead.
+ */
+export function fitPlan(drafts: StepDraft[], budget: number, available: Available, a: TaskAnalysis): StepDraft[] {
+  const email = drafts.find((d) => d.params.kind === 'email');
+  const rest = drafts.filter((d) => d !== email);
+  if (!a.email) return fitToBudget(rest, budget, available);
+  if (!email) return withUnsentEmail(fitToBudget(rest, budget, available), { to: [...a.email.to, ...a.email.cc], reason: 'not_configured' });
+  if (budget < 2) return withUnsentEmail(fitToBudget(rest, budget, available), { to: [...a.email.to, ...a.email.cc], reason: 'no_step' });
+  const fitted = fitToBudget(rest, budget - 1, available);
+  const reporter = reporterOf(fitted);
+  return [...fitted, { ...email, needs: reporter ? [reporter.key] : [] }];
 }
 
 const AGENT_PREFERENCES: Record<Role, string[]> = {
@@ -166,6 +221,6 @@ export function buildPlan(request: PlanRequest): PlanProposal {
   const available: Available = new Set(request.tools.map((t) => t.name));
   const asked = Number.isFinite(request.maxSteps) ? Math.floor(request.maxSteps) : MAX_BUILTIN_STEPS;
   const budget = Math.max(1, Math.min(MAX_BUILTIN_STEPS, asked));
-  const drafts = fitToBudget(draftsFor(analysis, request.task.input, available), budget, available);
+  const drafts = fitPlan(draftsFor(analysis, analysis.text, available), budget, available, analysis);
   return { rationale: rationaleFor(analysis, drafts, available), steps: toPlannedSteps(drafts, request.agents) };
 }

@@ -6,10 +6,25 @@ function has(drafts: readonly StepDraft[], kind: string): boolean {
   return drafts.some((d) => d.params.kind === kind);
 }
 
-function csvReason(a: TaskAnalysis): string {
+function csvReason(a: TaskAnalysis, drafts: readonly StepDraft[]): string {
   const names = a.csvFiles.map((f) => f.name).join(', ');
   const grouping = a.groupHint ? `, then groups by the column matching "${a.groupHint}"` : '';
-  return `CSV rule: ${names} ${a.csvFiles.length === 1 ? 'is' : 'are'} attached, so an analyst profiles ${a.csvFiles.length === 1 ? 'it' : 'each'} with data_profile${grouping} and the writer reports the figures.`;
+  const sql = has(drafts, 'sql')
+    ? `, another analyst queries ${a.csvFiles.length === 1 ? 'it' : 'each'} with sql_query (row count, sums and averages of the numeric columns${a.groupHint ? ', per group' : ''})`
+    : '';
+  return `CSV rule: ${names} ${a.csvFiles.length === 1 ? 'is' : 'are'} attached, so an analyst profiles ${a.csvFiles.length === 1 ? 'it' : 'each'} with data_profile${grouping}${sql} and the writer reports the figures.`;
+}
+
+/** What happens to the email the task asks for, as one sentence, or ''. */
+function emailNote(a: TaskAnalysis, drafts: readonly StepDraft[]): string {
+  if (!a.email) return '';
+  const to = [...a.email.to, ...a.email.cc].join(', ');
+  if (has(drafts, 'email')) {
+    return ` Email: the task asks for the result to be sent to ${to}, so a last step sends the writer's report with send_email (the engine may hold the call for approval) and reports whether it went out.`;
+  }
+  const unsent = drafts.map((d) => d.params.unsent_email).find((u) => u !== undefined);
+  const why = unsent?.reason === 'no_step' ? 'the step budget leaves no step to send it' : '`send_email` is not available (SMTP_URL is not set)';
+  return ` Email: the task asks for the result to be sent to ${to}, but ${why}, so nothing is sent and the report says so.`;
 }
 
 function compareReason(a: TaskAnalysis, drafts: readonly StepDraft[]): string {
@@ -24,7 +39,7 @@ function primaryReason(a: TaskAnalysis, drafts: readonly StepDraft[]): string {
   const topic = a.topic ? `"${a.topic}"` : 'the task (it names no topic, so its own words are searched)';
   switch (a.primary) {
     case 'csv':
-      return csvReason(a);
+      return csvReason(a, drafts);
     case 'compare':
       return compareReason(a, drafts);
     case 'summary':
@@ -62,7 +77,7 @@ function neededBy(a: TaskAnalysis, tool: string): boolean {
   return a.primary !== 'csv' && a.primary !== 'compute';
 }
 
-/** Says which rule fired and why, plus any mixed-in step or missing tool. */
+/** Says which rule fired and why, plus any mixed-in step, missing tool or email. */
 export function rationaleFor(a: TaskAnalysis, drafts: readonly StepDraft[], available: Available): string {
-  return `${primaryReason(a, drafts)}${extrasNote(a, drafts, available)}`;
+  return `${primaryReason(a, drafts)}${extrasNote(a, drafts, available)}${emailNote(a, drafts)}`;
 }

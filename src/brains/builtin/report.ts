@@ -1,12 +1,15 @@
 /**
  * The writer's report: a title from the task, the built-in notice, the answer first, a side-by-side
- * table for comparisons, a section per earlier step, and every source used, once.
+ * table for comparisons, a section per earlier step, every source used, once, and, when the task
+ * asked for an email that cannot be sent, a closing line saying so.
  */
 import type { DependencyOutput, Source, StepOutput, TaskBrief } from '../types.js';
 import { answerFor, comparisonOf } from './answer.js';
 import { sideBySideTable } from './comparison.js';
+import { findEmailRequest, withoutEmailRequest } from './email-request.js';
+import { unsentLine } from './email-step.js';
 import { BUILTIN_NOTICE } from './notice.js';
-import type { ReportStyle } from './params.js';
+import type { ReportStyle, UnsentEmail } from './params.js';
 import { dedupeSources } from './sources.js';
 import { titleFromTask } from './text.js';
 
@@ -43,17 +46,20 @@ function sideBySide(deps: readonly DependencyOutput[], style: ReportStyle): stri
 
 /**
  * Composes the final markdown report from the steps' outputs. Its sources are every source of every
- * step, deduplicated.
+ * step, deduplicated. When the task asked for an email that cannot be sent (`unsent`), an "Email"
+ * section at the end says so and why, as the email step's section would have said it was sent.
  */
-export function composeReport(task: TaskBrief, deps: readonly DependencyOutput[], style: ReportStyle): StepOutput {
+export function composeReport(task: TaskBrief, deps: readonly DependencyOutput[], style: ReportStyle, unsent?: UnsentEmail): StepOutput {
   const sources = dedupeSources(deps.flatMap((d) => d.output.sources));
   const sections = [
-    `# ${titleFromTask(task.input)}`,
+    // Without "… and email it to x": the report is what gets emailed, and its title names the work.
+    `# ${titleFromTask(withoutEmailRequest(task.input, findEmailRequest(task.input)))}`,
     BUILTIN_NOTICE,
     `## Answer\n\n${answerFor(deps, style)}`,
     sideBySide(deps, style),
     ...deps.map(stepSection),
     `## Sources\n\n${sourcesList(sources)}`,
+    unsent ? `## Email\n\n${unsentLine(unsent)}` : '',
   ];
   return { text: `${sections.filter((s) => s.length > 0).join('\n\n')}\n`, sources };
 }

@@ -60,6 +60,24 @@ export const ProfileResultSchema = z.object({
 });
 export type ProfileResult = z.infer<typeof ProfileResultSchema>;
 
+/** The output of `sql_query`: columns in order and rows as arrays; `tables` maps files to their table names. */
+export const SqlResultSchema = z.object({
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+  rows: z.array(z.array(z.unknown())),
+  row_count: z.number(),
+  truncated: z.boolean(),
+  tables: z.array(z.object({ name: z.string(), file_id: z.string(), file_name: z.string() })).optional(),
+});
+export type SqlResult = z.infer<typeof SqlResultSchema>;
+
+/** The output of `send_email`. */
+export const EmailResultSchema = z.object({
+  message_id: z.string(),
+  accepted: z.array(z.string()),
+  rejected: z.array(z.string()),
+});
+export type EmailResult = z.infer<typeof EmailResultSchema>;
+
 /** Every observation of a step so far, oldest first. */
 export function allObservations(history: readonly TurnRecord[]): Observation[] {
   return history.flatMap((turn) => turn.observations);
@@ -81,6 +99,13 @@ export function parseObservation<T>(schema: z.ZodType<T>, observation: Observati
   const parsed = schema.safeParse(observation.result);
   if (parsed.success) return { ok: true, value: parsed.data };
   return { ok: false, failure: `\`${observation.tool}\` returned a result of an unexpected shape, so it was not used` };
+}
+
+/** The value of a list-of-strings argument of a call (e.g. sql_query's `files`), or [] when it has none. */
+export function listArgOf(args: unknown, key: string): string[] {
+  if (typeof args !== 'object' || args === null) return [];
+  const value = (args as Record<string, unknown>)[key];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
 /** The value of a string argument of a call, if the call had one. */

@@ -7,6 +7,7 @@ import type { ToolCallRequest } from '../types.js';
 import type { Computation } from './expression.js';
 import type { Comparison } from './intent.js';
 import type { ReportStyle, SearchQuery, StepParams } from './params.js';
+import { SCHEMA_QUERY } from './sql-build.js';
 import { countOf } from './text.js';
 
 /** The roles the built-in rules assign; each maps to a preferred agent of the same name. */
@@ -93,6 +94,43 @@ export function profileDraft(
     params: { kind: 'profile', files, group_hint: groupHint, calls },
     needs: [],
     success: ['Row counts and column statistics come from data_profile, not estimates.'],
+  };
+}
+
+/**
+ * An analyst querying CSV files with sql_query: first each file's columns, then its row count, sums
+ * and averages of the numeric columns and, with a group hint, the same per group. Optional: it
+ * checks and extends the profile, so it is the first to go when the plan must shrink.
+ */
+export function sqlDraft(files: Array<{ id: string; name: string }>, groupHint: string | null, available: Available): StepDraft {
+  const calls = callsIf(available, 'sql_query', files.map((f) => ({ query: SCHEMA_QUERY, files: [f.id], max_rows: 1000 })));
+  const names = files.map((f) => f.name).join(', ');
+  const grouping = groupHint ? `, and the same grouped by the column that best matches "${groupHint}"` : '';
+  return {
+    key: 'sql',
+    role: 'analyst',
+    title: `Query ${names} with SQL`,
+    instruction: `Query ${names} with sql_query: read the columns, then count the rows and sum and average the numeric columns${grouping}; report the figures with the queries that produced them.`,
+    tools: calls.length > 0 ? ['sql_query'] : [],
+    params: { kind: 'sql', files, group_hint: groupHint, calls },
+    needs: [],
+    dropOrder: 1,
+    success: ['Every figure comes from a sql_query result, shown with its query.'],
+  };
+}
+
+/** A writer sending the final report by email once it is written; `needs` is set when the plan is fitted. */
+export function emailDraft(to: string[], cc: string[], subject: string): StepDraft {
+  const recipients = [...to, ...cc].join(', ');
+  return {
+    key: 'email',
+    role: 'writer',
+    title: `Email the report to ${recipients}`,
+    instruction: `Send the final report to ${recipients} with send_email (subject "${subject}"), once; then give the report with a line saying to whom it was sent and the message id, or that it was not sent and why.`,
+    tools: ['send_email'],
+    params: { kind: 'email', to, cc, subject },
+    needs: [],
+    success: ['Says whether the email was sent, to whom, with the message id, or why it was not.'],
   };
 }
 

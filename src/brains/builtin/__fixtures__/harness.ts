@@ -5,10 +5,12 @@ import type {
   BrainCallContext,
   DecideRequest,
   DependencyOutput,
+  Observation,
   PlanProposal,
   PlanRequest,
   StepOutput,
   TaskBrief,
+  ToolCallRequest,
   TurnRecord,
 } from '../../types.js';
 import { BuiltinBrain } from '../index.js';
@@ -64,10 +66,19 @@ export interface PlanRun {
 /** Plans a task and runs every step to its final output, in plan order, against the fake tools. */
 export async function runTask(
   input: string,
-  options: { files?: StoredFile[]; failures?: Parameters<typeof runFakeCall>[2]; maxIterations?: number } = {},
+  options: {
+    files?: StoredFile[];
+    failures?: Parameters<typeof runFakeCall>[2];
+    maxIterations?: number;
+    /** The registry; ALL_TOOLS when absent. */
+    tools?: ToolDescriptor[];
+    /** Runs calls the fakes do not know (sql_query, send_email); the fakes run the rest. */
+    execute?: (call: ToolCallRequest, callId: string) => Promise<Observation | null>;
+  } = {},
 ): Promise<PlanRun> {
   const brain = new BuiltinBrain();
-  const request = planRequest(input, { files: options.files });
+  const request = planRequest(input, { files: options.files, tools: options.tools });
+  const registry = request.tools;
   const ctx = recordingContext();
   const plan = (await brain.plan(request, ctx)).value;
   const outputs = new Map<string, StepOutput>();
@@ -82,13 +93,20 @@ export async function runTask(
     const history: TurnRecord[] = [];
     for (let turn = 0; ; turn += 1) {
       if (turn >= (options.maxIterations ?? 6)) throw new Error(`step ${step.id} did not finish`);
-      const req = decideRequest(plan, step.id, request.task, { history, dependencies, maxIterations: options.maxIterations });
+      const agentTools = getAgent(step.agent)?.tools ?? [];
+      const tools = registry.filter((t) => step.tools.includes(t.name) || agentTools.includes(t.name));
+      const req = decideRequest(plan, step.id, request.task, { history, dependencies, maxIterations: options.maxIterations, tools });
       const decision = (await brain.decide(req, ctx)).value;
       if (decision.type === 'final') {
         outputs.set(step.id, decision.output);
         break;
       }
-      const observations = decision.calls.map((c, i) => runFakeCall(c, `${step.id}-${turn}-${i}`, options.failures));
+      const observations = await Promise.all(
+        decision.calls.map(async (c, i) => {
+          const id = `${step.id}-${turn}-${i}`;
+          return (await options.execute?.(c, id)) ?? runFakeCall(c, id, options.failures);
+        }),
+      );
       history.push({ turn, decision, observations });
     }
     histories.set(step.id, history);
