@@ -1,13 +1,23 @@
 /**
  * The built-in brain: what agentic uses when no language model is configured. Deterministic rules
  * read the task, build a plan and drive the real tools (knowledge_search, data_profile,
- * calculator); the writer's report says near its top that no model was involved (BUILTIN_NOTICE).
+ * calculator, sql_query, send_email); the writer's report says near its top that no model was
+ * involved (BUILTIN_NOTICE).
  *
  * Rules, in order of precedence: a CSV attached → profile it (and group "by <column>"); "compare X
  * and Y" / "X vs Y" → two parallel searches, a comparison, a side-by-side report; "summarize" →
  * broad search, extractive summary; a question or research request about documents → search, key
  * points, report; a quantity ("15% of 2400 plus 12") → calculator, result; anything else → search,
  * report. A computation mixed into another kind of task becomes an extra parallel step.
+ *
+ * Email, on top of any rule: a request to send the result to addresses ("email the summary to
+ * ops@example.com", "send it to a@x.com and b@y.com, cc c@z.com") is taken out of the task before
+ * the rules read it. With send_email in the registry, a last writer step sends the report once
+ * and the task's answer is the report with an "Email" section: sent to whom with the message id, or
+ * not sent and why (rejected at approval, failed); a CSV analysis then also gets an SQL step
+ * (sql_query: row count, sums and averages, per group with "by <column>") beside the profile when
+ * sql_query exists. Without send_email the plan is the rule's alone and the report says email is
+ * not configured (SMTP_URL).
  */
 import type {
   Brain,
