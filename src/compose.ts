@@ -19,13 +19,19 @@ import { createModelBrain, RedisCircuitBreakers } from './brains/llm/index.js';
 import type { Brain } from './brains/types.js';
 import type { Config } from './config/index.js';
 import { Engine } from './engine/index.js';
-import { AppError } from './errors.js';
+import { AppError, toAppError } from './errors.js';
 import { InProcessEventBus, RedisEventBus, type EventBus } from './events/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { InProcessWorkQueue, PolledQueue, RedisStreamsQueue, type WorkQueue } from './queue/index.js';
 import { createStore, type Store } from './store/index.js';
 import {
+  assertRunJavaScriptAvailable,
+  assertRunPythonAvailable,
+  connectMcpServers,
+  parseMcpServers,
   createBuiltinTools,
+  createRunJavaScriptTool,
+  createRunPythonTool,
   createConfiguredWebSearchTool,
   createFetchUrlTool,
   createSendEmailTool,
@@ -69,9 +75,10 @@ export interface App {
 
 /**
  * The tools this configuration offers: the built-in ones, fetch_url and sql_query always, web_search
- * when a search provider is configured, send_email when an SMTP server is.
+ * when a search provider is configured, send_email when an SMTP server is, and the code tools when
+ * their sandbox works on this host (see codeTools).
  */
-export function configuredTools(config: Config): ToolDefinition[] {
+export async function configuredTools(config: Config, logger: Logger): Promise<ToolDefinition[]> {
   const tools = [
     ...createBuiltinTools(),
     createFetchUrlTool({
@@ -94,10 +101,58 @@ export function configuredTools(config: Config): ToolDefinition[] {
     timeoutMs: config.searchTimeoutMs,
   });
   if (search) tools.push(search);
+  tools.push(...(await codeTools(config, logger)));
   if (config.smtpUrl && config.emailFrom) {
     tools.push(
       createSendEmailTool({ smtpUrl: config.smtpUrl, from: config.emailFrom, allowedDomains: config.emailAllowedDomains, requireTls: config.emailRequireTls }),
     );
+  }
+  return tools;
+}
+
+/** Sandbox checks already made in this process (they start processes; apps in one process share the host). */
+const sandboxChecks = new Map<string, Promise<void>>();
+
+function checkedOnce(key: string, check: () => Promise<void>): Promise<void> {
+  let done = sandboxChecks.get(key);
+  if (!done) sandboxChecks.set(key, (done = check()));
+  return done;
+}
+
+/**
+ * run_python and run_javascript, each only when its sandbox can be set up here: with AGENTIC_SANDBOX=auto a
+ * host without one gets a warning and no code tools; with `true`, the service refuses to start.
+ */
+async function codeTools(config: Config, logger: Logger): Promise<ToolDefinition[]> {
+  if (config.sandbox === 'false') return [];
+  const python = {
+    pythonPath: config.sandboxPythonPath,
+    bwrapPath: config.sandboxBwrapPath,
+    maxConcurrent: config.sandboxMaxConcurrent,
+    limits: {
+      memoryMb: config.sandboxMemoryMb,
+      cpuSeconds: config.sandboxCpuSeconds,
+      wallSeconds: config.sandboxWallSeconds,
+      processes: config.sandboxProcesses,
+      fileSizeMb: config.sandboxFileSizeMb,
+    },
+  };
+  const javascript = { maxConcurrent: config.sandboxMaxConcurrent, limits: { timeoutMs: config.jsTimeoutMs, memoryMb: config.jsMemoryMb } };
+  const tools: ToolDefinition[] = [];
+  for (const [name, check, make] of [
+    ['run_python', () => assertRunPythonAvailable(python), () => createRunPythonTool(python)],
+    ['run_javascript', () => assertRunJavaScriptAvailable(javascript), () => createRunJavaScriptTool(javascript)],
+  ] as const) {
+    try {
+      await checkedOnce(`${name} ${JSON.stringify(name === 'run_python' ? python : javascript)}`, check);
+      tools.push(make() as ToolDefinition);
+    } catch (err) {
+      const error = toAppError(err, 'SANDBOX_UNAVAILABLE');
+      if (config.sandbox === 'true') {
+        throw new AppError('SANDBOX_UNAVAILABLE', `AGENTIC_SANDBOX=true but ${name} cannot be sandboxed here: ${error.message}`, { cause: err });
+      }
+      logger.warn({ tool: name, reason: error.message }, `${name} is not offered: its sandbox cannot be set up on this host (code never runs unsandboxed)`);
+    }
   }
   return tools;
 }
@@ -128,8 +183,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       ? new PolledQueue(() => store.countBacklog())
       : new InProcessWorkQueue();
   const brain = options.brain ?? createBrain(config, redis, logger);
-  const tools = options.tools ?? createToolRegistry(configuredTools(config));
-  const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId });
+  // MCP servers' tools join the configured ones (not when a test brings its own registry).
+  const mcp = options.tools ? null : await connectMcpServers(parseMcpServers(config.mcpServers), { logger });
+  for (const problem of mcp?.problems ?? []) logger.warn(problem, 'MCP server left out');
+  const tools = options.tools ?? createToolRegistry([...(await configuredTools(config, logger)), ...(mcp?.tools ?? [])]);
+  const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId, extraApprovalRules: mcp?.approvalRules });
   let closed = false;
   return {
     config, role, shape, store, bus, queue, brain, tools, engine, logger,
@@ -141,6 +199,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (closed) return;
       closed = true;
       await engine.stop(graceMs);
+      await mcp?.close();
       await queue.close();
       await bus.close();
       await store.close();

@@ -330,6 +330,38 @@ describe('ids, cursors and query values', () => {
   });
 });
 
+describe('tools, approvals and artifacts', () => {
+  const unknownId = '00000000-0000-4000-8000-000000000000';
+  const cases = (): Case[] => [
+    ['approval: malformed JSON', `/v1/approvals/${unknownId}`, post('{"decision": '), 400, 'INVALID_JSON'],
+    ['approval: decision not approve/reject', `/v1/approvals/${unknownId}`, postJson({ decision: 'maybe' }), 400, 'VALIDATION_ERROR'],
+    ['approval: unknown field', `/v1/approvals/${unknownId}`, postJson({ decision: 'approve', admin: true }), 400, 'VALIDATION_ERROR'],
+    ['approval: reason too long', `/v1/approvals/${unknownId}`, postJson({ decision: 'reject', reason: 'x'.repeat(2001) }), 400, 'VALIDATION_ERROR'],
+    ['approval: NUL in the reason', `/v1/approvals/${unknownId}`, postJson({ decision: 'reject', reason: 'a\u0000b' }), 400, 'VALIDATION_ERROR'],
+    ['approval: unknown id', `/v1/approvals/${unknownId}`, postJson({ decision: 'approve' }), 404, 'APPROVAL_NOT_FOUND'],
+    ['approval: GET unknown id', `/v1/approvals/${unknownId}`, {}, 404, 'APPROVAL_NOT_FOUND'],
+    ['approvals: unknown status filter', '/v1/approvals?status=pending,bogus', {}, 400, 'VALIDATION_ERROR'],
+    ['approvals: limit 0', '/v1/approvals?limit=0', {}, 400, 'VALIDATION_ERROR'],
+    ['invoke: malformed JSON', '/v1/tools/calculator/invoke', post('{"args":'), 400, 'INVALID_JSON'],
+    ['invoke: no args field', '/v1/tools/calculator/invoke', postJson({ expression: '1+1' }), 400, 'VALIDATION_ERROR'],
+    ['invoke: body is an array', '/v1/tools/calculator/invoke', postJson([1, 2]), 400, 'VALIDATION_ERROR'],
+    ['invoke: NUL in the arguments', '/v1/tools/calculator/invoke', postJson({ args: { expression: '1\u0000' } }), 400, 'VALIDATION_ERROR'],
+    ['invoke: arguments of the wrong type', '/v1/tools/calculator/invoke', postJson({ args: { expression: 42 } }), 400, 'TOOL_INPUT_INVALID'],
+    ['invoke: unknown tool', '/v1/tools/rm_rf/invoke', postJson({ args: {} }), 404, 'TOOL_NOT_FOUND'],
+    ['invoke: a tool name with a path in it', '/v1/tools/..%2F..%2Fetc/invoke', postJson({ args: {} }), 404, 'TOOL_NOT_FOUND'],
+    ['invoke: bad Idempotency-Key', '/v1/tools/calculator/invoke', { method: 'POST', body: '{"args":{"expression":"1"}}', headers: { ...JSON_TYPE, 'idempotency-key': 'a b' } }, 400, 'VALIDATION_ERROR'],
+    ['artifacts of an unknown task', `/v1/tasks/${unknownId}/artifacts`, {}, 404, 'TASK_NOT_FOUND'],
+    ['an artifact name that climbs out', `/v1/tasks/${taskId}/artifacts/..%2F..%2Fetc%2Fpasswd`, {}, 404, 'NOT_FOUND'],
+    ['an artifact that does not exist', `/v1/tasks/${taskId}/artifacts/report.pdf`, {}, 404, 'NOT_FOUND'],
+  ];
+
+  it('answers every hostile request with its code, and creates nothing', async () => {
+    for (const c of cases()) await expectCase(c);
+    const approvals = (await call(base, '/v1/approvals?status=pending,approved,rejected', { headers: TENANT })).body as { items: unknown[] };
+    expect(approvals.items).toEqual([]);
+  });
+});
+
 describe('unknown routes and methods', () => {
   const cases: Case[] = [
     ['unknown path', '/nope', {}, 404, 'NOT_FOUND'],

@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config/index.js';
 import { AppError } from '../src/errors.js';
 import type { TaskEvent } from '../src/events/types.js';
 import { createToolRegistry, createBuiltinTools } from '../src/tools/index.js';
-import { sinkTool, sleepTool } from './support/tools.js';
+import { NO_APPROVALS, sinkTool, sleepTool } from './support/tools.js';
 import { waitForTask } from './support/server.js';
 import { until } from './support/wait.js';
 
@@ -37,7 +37,8 @@ let app: App;
 beforeAll(async () => {
   const tools = createToolRegistry([...createBuiltinTools()]);
   tools.register(sleepTool(sleepLog)).register(sinkTool(sinkCalls));
-  const config = loadConfig({}, { dataDir: ':memory:', logLevel: 'silent', retryBaseMs: 5, retryCapMs: 20 });
+  // The side-effecting test tools run without approval here: these tests are about the ledger (approvals: approvals.test.ts).
+  const config = loadConfig({}, { dataDir: ':memory:', logLevel: 'silent', retryBaseMs: 5, retryCapMs: 20, approvalRules: NO_APPROVALS });
   app = await createApp({ config, brain, tools });
   await app.startWorker();
 });

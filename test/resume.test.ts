@@ -16,6 +16,7 @@ import { sleep } from '../src/engine/retry.js';
 import { createToolRegistry } from '../src/tools/index.js';
 import type { ToolDefinition, ToolEffect } from '../src/tools/types.js';
 import { waitForTask } from './support/server.js';
+import { NO_APPROVALS } from './support/tools.js';
 import { until } from './support/wait.js';
 
 /** A tool that blocks on n = 1 until aborted while `gate.block`, else returns at once; counts runs per key. */
@@ -55,7 +56,7 @@ afterEach(async () => {
 
 async function open(dataDir: string, tool: string, effect: ToolEffect, gate: { block: boolean }, runs: Map<string, number>, calls: Array<{ step: string; turn: number; attempt: number }>): Promise<App> {
   const tools = createToolRegistry([]).register(gatedTool(tool, effect, gate, runs));
-  const app = await createApp({ config: loadConfig({}, { dataDir, logLevel: 'silent' }), brain: scenario(tool, calls), tools });
+  const app = await createApp({ config: loadConfig({}, { dataDir, logLevel: 'silent', approvalRules: NO_APPROVALS }), brain: scenario(tool, calls), tools });
   apps.push(app);
   await app.startWorker();
   return app;

@@ -39,10 +39,11 @@ export const AGENTS: readonly AgentDefinition[] = Object.freeze([
   },
   {
     name: 'writer',
-    description: 'Composes the final answer from the outputs of earlier steps.',
+    description: 'Composes the final answer from the outputs of earlier steps, and sends it by email when asked.',
     instructions:
-      'Write the answer the task asks for, in markdown, from the earlier steps\' outputs only. Cite the documents and data used.',
-    tools: ['knowledge_search'],
+      'Write the answer the task asks for, in markdown, from the earlier steps\' outputs only. Cite the documents and data used. ' +
+      'When the task asks for it to be sent, send it with send_email.',
+    tools: ['knowledge_search', 'send_email'],
   },
   {
     name: 'manager',

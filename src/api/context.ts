@@ -25,3 +25,13 @@ export async function findTask(app: App, request: FastifyRequest, id: string): P
   if (!task) throw new AppError('TASK_NOT_FOUND', `No task ${id}`, { details: { task_id: id } });
   return task;
 }
+
+/** The Idempotency-Key header, when sent: 1-255 visible ASCII characters, else VALIDATION_ERROR. */
+export function idempotencyKey(raw: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
+    throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1-255 visible ASCII characters');
+  }
+  return value;
+}

@@ -94,3 +94,36 @@ export const pageQuery = z.object({
 
 export const seedCreateTaskBody = z.object({ task_description: taskText });
 export const seedRunTaskBody = z.object({ user_input: taskText });
+
+export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected'] as const;
+
+export const listApprovalsQuery = z.object({
+  status: z
+    .string()
+    .optional()
+    .transform((v, c) => {
+      const list = (v ?? 'pending').split(',').map((s) => s.trim()).filter(Boolean);
+      const bad = list.filter((s) => !(APPROVAL_STATUSES as readonly string[]).includes(s));
+      if (bad.length) c.addIssue({ code: 'custom', message: `unknown status ${bad.join(', ')} (known: ${APPROVAL_STATUSES.join(', ')})` });
+      return list as Array<(typeof APPROVAL_STATUSES)[number]>;
+    })
+    .describe('Comma-separated statuses; default pending.'),
+  task_id: id().optional().describe('Only the requests of this task.'),
+  tool: text().max(100).optional().describe('Only requests for this tool.'),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: cursor(),
+});
+
+export const decideApprovalBody = z
+  .object({
+    decision: z.enum(['approve', 'reject']),
+    reason: text().max(2000).optional().describe('Why; shown to the agent on a rejection.'),
+    decided_by: text().trim().min(1).max(200).optional().describe('Who decides; else the X-User-Id header, else the tenant.'),
+  })
+  .strict();
+
+export const invokeToolBody = z.object({ args: z.unknown().refine(isStorable, UNSTORABLE_MESSAGE).describe('The tool\'s arguments, as its input schema says.') }).strict();
+
+export const nameParams = z.object({ name: text().min(1).max(64) });
+
+export const artifactParams = z.object({ id: id(), name: text().min(1).max(200) });

@@ -11,6 +11,7 @@ import { fileRoutes } from './routes/files.js';
 import { healthRoutes, VERSION } from './routes/health.js';
 import { seedRoutes } from './routes/seed.js';
 import { taskRoutes } from './routes/tasks.js';
+import { toolRoutes } from './routes/tools.js';
 import { MAX_ID_CHARS } from './schemas.js';
 import { registerZodValidation } from './validation.js';
 
@@ -53,6 +54,8 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
         { name: 'events', description: 'Live, resumable event streams' },
         { name: 'documents', description: 'The searchable document index' },
         { name: 'files', description: 'Uploaded files' },
+        { name: 'tools', description: 'The tools, and running one directly' },
+        { name: 'approvals', description: 'Human approval of risky tool calls' },
         { name: 'service', description: 'Health and readiness' },
         { name: 'seed', description: 'The original API shapes, kept for their clients' },
       ],
@@ -66,6 +69,7 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
   await f.register(seedRoutes(app));
   await f.register(documentRoutes(app));
   await f.register(fileRoutes(app));
+  await f.register(toolRoutes(app));
   f.get('/openapi.json', { schema: { hide: true } }, async () => f.swagger());
   return f;
 }

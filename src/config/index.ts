@@ -243,6 +243,55 @@ export const configSchema = z.object({
   emailRequireTls: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').or(z.boolean()).default(false),
   /** PostgreSQL data sources of sql_query: `name=postgres://…;name2=…` or a JSON array of {name, url, allow_superuser?, description?}. Env `AGENTIC_SQL_SOURCES`. */
   sqlSources: z.string().optional(),
+  /**
+   * The code tools' sandbox (docs/security.md): `auto` offers run_python and run_javascript when the sandbox
+   * can be set up on this host and leaves them out with a warning when not; `true` refuses to start without
+   * it; `false` offers no code tools. Code never runs unsandboxed. Env `AGENTIC_SANDBOX`. @defaultValue auto
+   */
+  sandbox: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** Python inside the sandbox. Env `AGENTIC_SANDBOX_PYTHON_PATH`. @defaultValue /usr/bin/python3 */
+  sandboxPythonPath: z.string().default('/usr/bin/python3'),
+  /** bubblewrap. Env `AGENTIC_SANDBOX_BWRAP_PATH`. @defaultValue /usr/bin/bwrap */
+  sandboxBwrapPath: z.string().default('/usr/bin/bwrap'),
+  /** Memory of one run_python run, all its processes together, MB. Env `AGENTIC_SANDBOX_MEMORY_MB`. @defaultValue 512 */
+  sandboxMemoryMb: int(32, 65_536).default(512),
+  /** CPU time of one run, seconds. Env `AGENTIC_SANDBOX_CPU_SECONDS`. @defaultValue 10 */
+  sandboxCpuSeconds: int(1, 3600).default(10),
+  /** Wall-clock time of one run, seconds. Env `AGENTIC_SANDBOX_WALL_SECONDS`. @defaultValue 30 */
+  sandboxWallSeconds: int(1, 3600).default(30),
+  /** Processes one run may have. Env `AGENTIC_SANDBOX_PROCESSES`. @defaultValue 64 */
+  sandboxProcesses: int(1, 4096).default(64),
+  /** Largest file a run may write, MB. Env `AGENTIC_SANDBOX_FILE_SIZE_MB`. @defaultValue 16 */
+  sandboxFileSizeMb: int(1, 4096).default(16),
+  /** run_python and run_javascript runs at once in this process, each. Env `AGENTIC_SANDBOX_MAX_CONCURRENT`. @defaultValue 2 */
+  sandboxMaxConcurrent: int(1, 64).default(2),
+  /** Time limit of one run_javascript call, ms. Env `AGENTIC_JS_TIMEOUT_MS`. @defaultValue 10000 */
+  jsTimeoutMs: int(100, 600_000).default(10_000),
+  /** QuickJS memory of one run_javascript call, MB. Env `AGENTIC_JS_MEMORY_MB`. @defaultValue 64 */
+  jsMemoryMb: int(8, 4096).default(64),
+  /** Which tool calls need a human's approval: a JSON array of rules (docs/tools.md#approvals); by default, calls of side-effecting tools. Env `AGENTIC_APPROVAL_RULES`. */
+  approvalRules: z.string().optional(),
+  /** How long an approval request waits for a decision, ms. Env `AGENTIC_APPROVAL_TTL_MS`. @defaultValue 86400000 (a day) */
+  approvalTtlMs: int(1000, 365 * 24 * 3600 * 1000).default(86_400_000),
+  /**
+   * Who may invoke tools directly (POST /v1/tools/{name}/invoke): JSON of tool name (or prefix*) → tenant ids (`*`: any).
+   * A tool not listed is open to every tenant when it is read-only, else to none. Env `AGENTIC_TOOL_INVOKERS`.
+   * @example {"send_email":["ops"],"run_python":["*"]}
+   */
+  toolInvokers: z
+    .union([z.record(z.string(), z.array(z.string())), z.string().transform((v, c) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        c.addIssue({ code: 'custom', message: 'is not JSON' });
+        return z.NEVER;
+      }
+    }).pipe(z.record(z.string(), z.array(z.string())))])
+    .default({}),
+  /** MCP servers whose tools join the registry: a JSON array of {name, command, args?, env?} or {name, url, headers?} (docs/tools.md#mcp-servers). Env `AGENTIC_MCP_SERVERS`. */
+  mcpServers: z.string().optional(),
+  /** What a request that expires becomes. Env `AGENTIC_APPROVAL_DEFAULT` (approve/reject). @defaultValue reject */
+  approvalDefault: z.enum(['approve', 'reject']).default('reject'),
 }).superRefine(requireProviderSettings).superRefine(requireEmailSender);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -317,6 +366,22 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   emailAllowedDomains: 'AGENTIC_EMAIL_ALLOWED_DOMAINS',
   emailRequireTls: 'AGENTIC_EMAIL_REQUIRE_TLS',
   sqlSources: 'AGENTIC_SQL_SOURCES',
+  sandbox: 'AGENTIC_SANDBOX',
+  sandboxPythonPath: 'AGENTIC_SANDBOX_PYTHON_PATH',
+  sandboxBwrapPath: 'AGENTIC_SANDBOX_BWRAP_PATH',
+  sandboxMemoryMb: 'AGENTIC_SANDBOX_MEMORY_MB',
+  sandboxCpuSeconds: 'AGENTIC_SANDBOX_CPU_SECONDS',
+  sandboxWallSeconds: 'AGENTIC_SANDBOX_WALL_SECONDS',
+  sandboxProcesses: 'AGENTIC_SANDBOX_PROCESSES',
+  sandboxFileSizeMb: 'AGENTIC_SANDBOX_FILE_SIZE_MB',
+  sandboxMaxConcurrent: 'AGENTIC_SANDBOX_MAX_CONCURRENT',
+  jsTimeoutMs: 'AGENTIC_JS_TIMEOUT_MS',
+  jsMemoryMb: 'AGENTIC_JS_MEMORY_MB',
+  approvalRules: 'AGENTIC_APPROVAL_RULES',
+  approvalTtlMs: 'AGENTIC_APPROVAL_TTL_MS',
+  approvalDefault: 'AGENTIC_APPROVAL_DEFAULT',
+  toolInvokers: 'AGENTIC_TOOL_INVOKERS',
+  mcpServers: 'AGENTIC_MCP_SERVERS',
 };
 
 /** The settings of a role's model, e.g. `modelWriter` for `writer`. */

@@ -15,6 +15,7 @@ import { checkGoal, goalObservation, recordVerdict, type GoalVerdict } from './g
 import { PartialOutputBuffer } from './partial-output.js';
 import { recordSafeStarts, runToolCalls } from './tool-calls.js';
 import { delegate, delegateDescriptor, isDelegation } from './delegation.js';
+import { approvalGate } from './approvals.js';
 
 export interface AttemptRun {
   task: TaskRecord;
@@ -66,7 +67,11 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
       if (outcome === 'waiting') return outcome;
       observations = outcome;
     }
-    observations ??= await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh');
+    if (!observations) {
+      const gate = await approvalGate(ctx, run, turn, decision.calls);
+      if (gate === 'waiting') return gate;
+      observations = await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh', gate);
+    }
     history.push({ turn, decision, observations });
   }
   if (rejected && history.at(-1)?.observations[0] === rejected) {

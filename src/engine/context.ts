@@ -4,6 +4,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../observability/logger.js';
 import type { Job, WorkQueue } from '../queue/types.js';
 import type { Store, TaskRecord, TaskWriter } from '../store/types.js';
+import type { ApprovalPolicy } from '../tools/approval-policy.js';
 import type { ToolRegistry } from '../tools/registry.js';
 
 /** What the engine's parts share. Built once by the Engine; nothing here names a driver. */
@@ -17,6 +18,8 @@ export interface EngineContext {
   logger: Logger;
   /** This process's identity as a lease owner. */
   workerId: string;
+  /** Which tool calls wait for a human (from AGENTIC_APPROVAL_RULES). */
+  approvals: ApprovalPolicy;
 }
 
 /** Runs `fn` in one task transaction, then publishes the events it appended (persisted first, then published). */

@@ -3,7 +3,10 @@ import { hostname } from 'node:os';
 import { AppError } from '../errors.js';
 import type { Job } from '../queue/types.js';
 import type { Consumer } from '../queue/types.js';
-import type { NewTask, TaskRecord } from '../store/types.js';
+import type { ApprovalRecord, NewTask, TaskRecord } from '../store/types.js';
+import { parseApprovalRules, type ApprovalRule } from '../tools/approval-policy.js';
+import { settleApprovals, wakeAfterDecisions } from './approvals.js';
+import { invokeDirect, type DirectCall, type DirectOutcome } from './direct-calls.js';
 import { dispatch, commit, type EngineContext } from './context.js';
 import { cancelTask, startTask, submitTask } from './lifecycle.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -14,7 +17,11 @@ import { TaskSignals } from './task-signals.js';
 /** Delay before a job that failed for infrastructure reasons is offered again, ms. */
 const RETRY_JOB_MS = 1000;
 
-export type EngineDeps = Omit<EngineContext, 'workerId'> & { workerId?: string };
+export type EngineDeps = Omit<EngineContext, 'workerId' | 'approvals'> & {
+  workerId?: string;
+  /** Approval rules of the tools' own (MCP servers' settings), tried after AGENTIC_APPROVAL_RULES. */
+  extraApprovalRules?: ApprovalRule[];
+};
 
 export interface WorkerOptions {
   /** This process is the only worker (embedded): leases left by an earlier run are released at once. */
@@ -45,7 +52,15 @@ export class Engine {
   #reconciler: NodeJS.Timeout | undefined;
 
   constructor(deps: EngineDeps) {
-    this.ctx = { ...deps, workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` };
+    this.ctx = {
+      ...deps,
+      workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      approvals: {
+        rules: [...parseApprovalRules(deps.config.approvalRules), ...(deps.extraApprovalRules ?? [])],
+        ttlMs: deps.config.approvalTtlMs,
+        defaultDecision: deps.config.approvalDefault,
+      },
+    };
     this.#signals = new TaskSignals(deps.bus);
     this.#leases = new LeaseKeeper(deps.store, this.ctx.workerId, deps.config.leaseMs, deps.logger);
   }
@@ -65,6 +80,28 @@ export class Engine {
     const task = await cancelTask(this.ctx, taskId, reason);
     this.#signals.abort(taskId, new AppError('CANCELLED', reason));
     return task;
+  }
+
+  /**
+   * Decides a pending approval request of the tenant (`decidedBy` is recorded) and wakes its step.
+   * APPROVAL_NOT_FOUND for an unknown id (or another tenant's); APPROVAL_DECIDED when already decided.
+   */
+  async decideApproval(tenantId: string, id: string, d: { decision: 'approve' | 'reject'; reason: string | null; decidedBy: string }): Promise<ApprovalRecord> {
+    const decided = await this.ctx.store.decideApproval(id, tenantId, { status: d.decision === 'approve' ? 'approved' : 'rejected', reason: d.reason, decidedBy: d.decidedBy });
+    if (!decided) {
+      const existing = await this.ctx.store.getApproval(id, tenantId);
+      if (!existing) throw new AppError('APPROVAL_NOT_FOUND', `No approval request ${id}`, { details: { approval_id: id } });
+      throw new AppError('APPROVAL_DECIDED', `Approval request ${id} was already decided (${existing.status} by ${existing.decided_by})`, {
+        details: { approval_id: id, status: existing.status, decided_by: existing.decided_by, decided_at: existing.decided_at },
+      });
+    }
+    if (decided.task_id && decided.step_id) await wakeAfterDecisions(this.ctx, decided.task_id, decided.step_id);
+    return decided;
+  }
+
+  /** Runs one tool directly, under the rules a task's calls follow (direct-calls.ts). */
+  invokeTool(call: DirectCall): Promise<DirectOutcome> {
+    return invokeDirect(this.ctx, call, this.ctx.config.toolInvokers);
   }
 
   /** Handles one job; failures are recorded on the task, never thrown to the queue. */
@@ -109,6 +146,7 @@ export class Engine {
   async reconcile(atStart: boolean): Promise<number> {
     // Work untouched for this long is presumed lost (a message Redis dropped), not merely queued.
     const staleMs = (atStart && this.#exclusive) || this.#pollStore ? 0 : Math.max(3 * this.ctx.config.reconcileMs, 2 * this.ctx.config.leaseMs);
+    await settleApprovals(this.ctx).catch((err: unknown) => this.ctx.logger.warn({ err: String(err) }, 'could not settle approvals'));
     const work = await this.ctx.store.findOrphanedWork(staleMs, 1000);
     for (const taskId of work.overdue) {
       const task = await this.ctx.store.getTask(taskId);

@@ -55,7 +55,8 @@ async function claim(ctx: EngineContext, taskId: string, stepId: string): Promis
   let result;
   try {
     result = await commit(ctx, taskId, async (w) => {
-      if (w.task.status !== 'running') return null;
+      // A task awaiting approval of one step's call goes on with its other steps.
+      if (w.task.status !== 'running' && w.task.status !== 'awaiting_approval') return null;
       const claimed = await w.claimStep(stepId, ctx.workerId, ctx.config.leaseMs, { tenantMaxRunning: ctx.config.tenantMaxRunning });
       if (!claimed.ok) return claimed.reason;
       const step = claimed.step;
@@ -204,7 +205,7 @@ async function handleAbort(ctx: EngineContext, run: StepRun, reason: unknown): P
 
 export async function failTaskForDeadline(ctx: EngineContext, task: TaskRecord, error = deadlineError(taskLimits(task, ctx.config))): Promise<void> {
   await commit(ctx, task.id, async (w) => {
-    if (w.task.status !== 'running' && w.task.status !== 'planning') return;
+    if (w.task.status !== 'running' && w.task.status !== 'planning' && w.task.status !== 'awaiting_approval') return;
     await endTask(w, { kind: 'failed', error: error.toInfo() });
   });
 }

@@ -14,6 +14,7 @@ import type { FileAccess, ToolContext, ToolEffect } from '../tools/types.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, type EngineContext } from './context.js';
 import { sleep } from './retry.js';
+import { needsApproval } from './approvals.js';
 
 /** Derived from (task, step, turn, call index): stable across resumes and retries of the step. */
 export function idempotencyKey(run: AttemptRun, turn: number, index: number): string {
@@ -43,7 +44,8 @@ export function refusal(run: AttemptRun, tool: string): AppError | null {
 export async function recordSafeStarts(ctx: EngineContext, w: TaskWriter, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<void> {
   for (const [index, call] of calls.entries()) {
     const effect = effectOf(ctx, call.tool);
-    if (refusal(run, call.tool) || effect === 'side_effect') continue;
+    // A call waiting for approval is recorded when it is approved and runs, not before.
+    if (refusal(run, call.tool) || effect === 'side_effect' || needsApproval(ctx, run, call)) continue;
     await recordStart(w, run, turn, index, call, effect);
   }
 }
@@ -86,10 +88,13 @@ export async function runToolCalls(
   turn: number,
   calls: ToolCallRequest[],
   mode: 'fresh' | 'resume',
+  /** Observations that take the place of running a call (rejected approvals), by call index. */
+  decided: ReadonlyMap<number, Observation> = new Map(),
 ): Promise<Observation[]> {
   const plans = await planCalls(ctx, run, turn, calls, mode);
   const observations: Observation[] = new Array(calls.length);
-  const toRun = plans.filter((p) => !settled(run, turn, p, observations));
+  for (const [index, o] of decided) observations[index] = o;
+  const toRun = plans.filter((p) => !decided.has(p.index) && !settled(run, turn, p, observations));
   const finishing = { remaining: toRun.length };
   const one = async (p: CallPlan) => {
     observations[p.index] = await execute(ctx, run, turn, p, observations, finishing);
@@ -203,8 +208,20 @@ function toolContext(ctx: EngineContext, run: AttemptRun, key: string): ToolCont
     idempotencyKey: key,
     files: taskFiles(ctx, run.task.tenant_id, run.task.files),
     documents: ctx.store.documentIndex(run.task.tenant_id),
+    artifacts: {
+      save: async (name, data, contentType) => {
+        if (!ARTIFACT_NAME.test(name) || name === '.' || name === '..') {
+          throw new AppError('VALIDATION_ERROR', `Invalid artifact name ${JSON.stringify(name.slice(0, 50))}: a plain file name of at most 200 characters`);
+        }
+        return ctx.store.saveArtifact({ taskId: run.task.id, tenantId: run.task.tenant_id, stepId: run.step.id, name, contentType, data });
+      },
+    },
   };
 }
+
+/** A plain file name: no slashes or control characters. */
+// eslint-disable-next-line no-control-regex -- control characters are what it refuses
+const ARTIFACT_NAME = /^[^/\\\u0000-\u001f]{1,200}$/;
 
 /** File access limited to the files attached to the task. */
 export function taskFiles(ctx: EngineContext, tenantId: string, attached: string[] | null): FileAccess {

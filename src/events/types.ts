@@ -44,6 +44,21 @@ export interface EventDataMap {
     /** Steps of the earlier plan that never ran to the end, cancelled with REPLANNED. */
     superseded: string[];
   };
+  /** A tool call needs a human's decision; the step waits (no lease) and the task is awaiting_approval. */
+  approval_requested: {
+    approval_id: string;
+    call_id: string;
+    tool: string;
+    args: unknown;
+    /** SHA-256 of the arguments as canonical JSON: the approval is bound to exactly these. */
+    args_hash: string;
+    /** The rule that asked for it. */
+    reason: string;
+    expires_at: string;
+    default_decision: 'approve' | 'reject';
+  };
+  /** The decision on a request (by a person, or by its expiry); the step goes on. */
+  approval_decided: { approval_id: string; tool: string; decision: 'approve' | 'reject'; decided_by: string; reason: string | null; expired: boolean };
   /** A manager step handed sub-tasks to other agents; it waits (holding no lease) until they complete. */
   delegated: { turn: number; steps: StepSummary[] };
   step_started: { attempt: number; agent: string; title: string; description: string };

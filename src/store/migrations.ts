@@ -189,4 +189,55 @@ ALTER TABLE plans ADD COLUMN reason jsonb;
 ALTER TABLE steps ADD COLUMN parent_id text;
 `,
   },
+  {
+    version: 3,
+    name: 'approvals_artifacts_direct_calls',
+    sql: `
+-- A tool call waiting on a human: bound to the call (its ledger key) and the hash of its exact arguments.
+CREATE TABLE approvals (
+  id               text PRIMARY KEY,
+  tenant_id        text NOT NULL,
+  task_id          text REFERENCES tasks(id) ON DELETE CASCADE,
+  step_id          text,
+  turn             integer,
+  call_index       integer,
+  idempotency_key  text NOT NULL,
+  tool             text NOT NULL,
+  args             jsonb NOT NULL,
+  args_hash        text NOT NULL,
+  rule             text,
+  status           text NOT NULL,
+  reason           text,
+  decided_by       text,
+  decided_at       timestamptz,
+  expired          boolean NOT NULL DEFAULT false,
+  expires_at       timestamptz NOT NULL,
+  default_decision text NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
+);
+CREATE UNIQUE INDEX approvals_call ON approvals (idempotency_key, args_hash);
+CREATE INDEX approvals_list ON approvals (tenant_id, created_at DESC, id DESC);
+CREATE INDEX approvals_pending ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_step ON approvals (task_id, step_id);
+
+-- Files tools produced for a task (run_python's outputs folder).
+CREATE TABLE artifacts (
+  task_id      text NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  name         text NOT NULL,
+  tenant_id    text NOT NULL,
+  step_id      text,
+  content_type text NOT NULL,
+  size         integer NOT NULL,
+  sha256       text NOT NULL,
+  data         bytea NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, name)
+);
+
+-- Direct invocations (POST /v1/tools/{name}/invoke) share the ledger: they have no task or step.
+ALTER TABLE tool_calls ALTER COLUMN task_id DROP NOT NULL;
+ALTER TABLE tool_calls ALTER COLUMN step_id DROP NOT NULL;
+ALTER TABLE tool_calls ADD COLUMN tenant_id text;
+`,
+  },
 ];

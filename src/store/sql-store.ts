@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Decision, Observation } from '../brains/types.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorInfo } from '../errors.js';
 import type { TaskEvent } from '../events/types.js';
-import type { DocumentIndex, Passage, StoredFile } from '../tools/types.js';
+import type { Artifact, DocumentIndex, Passage, StoredFile, ToolEffect } from '../tools/types.js';
+import * as records from './tool-records.js';
 import type { Database, Row } from './database.js';
 import { chunkText } from './chunk.js';
 import { BatchCommitter } from './batch.js';
 import { TASK_SELECT, toDocument, toEvent, toFile, toLedger, toPlan, toStep, toTask } from './rows.js';
 import type {
+  ApprovalRecord,
+  ApprovalStatus,
   DocumentRecord,
+  NewApproval,
   JournalTurn,
   LedgerEntry,
   NewTask,
@@ -91,7 +95,7 @@ export class SqlStore implements Store {
             OR (status = 'planning' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
        UNION ALL
        SELECT 'step', s.task_id, s.id FROM steps s JOIN tasks t ON t.id = s.task_id
-        WHERE t.status = 'running' AND (t.deadline_at IS NULL OR t.deadline_at >= now())
+        WHERE t.status IN ('running', 'awaiting_approval') AND (t.deadline_at IS NULL OR t.deadline_at >= now())
           AND ((s.status = 'ready' AND s.ready_at <= now() - ($1::int * interval '1 millisecond'))
             OR (s.status = 'running' AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())))
        LIMIT $2`,
@@ -328,6 +332,72 @@ export class SqlStore implements Store {
   async listFiles(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<StoredFile>> {
     const select = `SELECT id, name, content_type, size, sha256, created_at, ${CURSOR_TS} FROM files`;
     return this.#page(select, ['tenant_id = $1'], [query.tenantId], query, toFile);
+  }
+
+  // Approvals, artifacts and direct calls (tool-records.ts)
+
+  requestApproval(a: NewApproval): Promise<ApprovalRecord> {
+    return records.requestApproval(this.db, a);
+  }
+
+  async getApproval(id: string, tenantId: string): Promise<ApprovalRecord | null> {
+    const rows = await this.db.query('SELECT * FROM approvals WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+    return rows[0] ? records.toApproval(rows[0]) : null;
+  }
+
+  async listApprovals(query: { tenantId: string; status?: ApprovalStatus[]; taskId?: string; tool?: string; limit: number; cursor?: string }): Promise<Page<ApprovalRecord>> {
+    const where = ['tenant_id = $1'];
+    const params: unknown[] = [query.tenantId];
+    if (query.status?.length) where.push(`status = ANY($${params.push(query.status)}::text[])`);
+    if (query.taskId) where.push(`task_id = $${params.push(query.taskId)}`);
+    if (query.tool) where.push(`tool = $${params.push(query.tool)}`);
+    return this.#page(`SELECT *, ${CURSOR_TS} FROM approvals`, where, params, query, records.toApproval);
+  }
+
+  decideApproval(id: string, tenantId: string, d: { status: 'approved' | 'rejected'; reason: string | null; decidedBy: string }): Promise<ApprovalRecord | null> {
+    return records.decideApproval(this.db, id, tenantId, d);
+  }
+
+  expireApprovals(limit: number): Promise<ApprovalRecord[]> {
+    return records.expireApprovals(this.db, limit);
+  }
+
+  async stepApprovals(taskId: string, stepId: string): Promise<ApprovalRecord[]> {
+    const rows = await this.db.query('SELECT * FROM approvals WHERE task_id = $1 AND step_id = $2 ORDER BY created_at, id', [taskId, stepId]);
+    return rows.map(records.toApproval);
+  }
+
+  closeOrphanedApprovals(): Promise<number> {
+    return records.closeOrphanedApprovals(this.db);
+  }
+
+  findDecidedWaits(limit: number): Promise<Array<{ task_id: string; step_id: string }>> {
+    return records.findDecidedWaits(this.db, limit);
+  }
+
+  saveArtifact(a: { taskId: string; tenantId: string; stepId: string | null; name: string; contentType: string; data: Buffer }): Promise<Artifact> {
+    return records.saveArtifact(this.db, a);
+  }
+
+  async listArtifacts(taskId: string): Promise<Artifact[]> {
+    const rows = await this.db.query('SELECT name, content_type, size, sha256 FROM artifacts WHERE task_id = $1 ORDER BY name', [taskId]);
+    return rows.map(records.toArtifact);
+  }
+
+  async readArtifact(taskId: string, name: string): Promise<(Artifact & { data: Buffer }) | null> {
+    const rows = await this.db.query('SELECT * FROM artifacts WHERE task_id = $1 AND name = $2', [taskId, name]);
+    const row = rows[0];
+    if (!row) return null;
+    const data = row.data as Uint8Array;
+    return { ...records.toArtifact(row), data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+  }
+
+  startDirectCall(e: { idempotency_key: string; tenant_id: string; tool: string; effect: ToolEffect; args: unknown }): Promise<boolean> {
+    return records.startDirectCall(this.db, e);
+  }
+
+  finishDirectCall(key: string, o: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void> {
+    return records.finishDirectCall(this.db, key, o);
   }
 
   async ping(): Promise<boolean> {

@@ -10,7 +10,7 @@ import type { Decision, ModelUsage, Observation, PlannedStep, ReplanReason, Step
 export type { ReplanReason } from '../brains/types.js';
 import type { ErrorInfo } from '../errors.js';
 import type { NewEvent, TaskEvent, Usage } from '../events/types.js';
-import type { DocumentIndex, StoredFile, ToolEffect } from '../tools/types.js';
+import type { Artifact, DocumentIndex, StoredFile, ToolEffect } from '../tools/types.js';
 
 export type TaskStatus = 'pending' | 'planning' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -267,7 +267,7 @@ export interface TaskUsageSummary extends Usage {
   by_step: Record<string, Usage & { calls: number }>;
 }
 
-export interface Store extends DocumentStore, FileStore {
+export interface Store extends DocumentStore, FileStore, ApprovalStore, ArtifactStore, DirectCallStore {
   /** Creates a task with its task_created event (queued for planning when `start`). With an idempotency
    * key seen before, returns the existing task (`created` false) or throws IDEMPOTENCY_CONFLICT. */
   createTask(task: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>>;
@@ -321,6 +321,70 @@ export interface DocumentStore {
   getDocument(id: string, tenantId: string): Promise<(DocumentRecord & { content: string }) | null>;
   deleteDocument(id: string, tenantId: string): Promise<boolean>;
   documentIndex(tenantId: string): DocumentIndex;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected';
+
+/** A tool call waiting on (or decided by) a human, bound to the call and the hash of its exact arguments. */
+export interface ApprovalRecord {
+  id: string;
+  tenant_id: string;
+  /** Null for a direct invocation (POST /v1/tools/{name}/invoke). */
+  task_id: string | null;
+  step_id: string | null;
+  turn: number | null;
+  call_index: number | null;
+  idempotency_key: string;
+  tool: string;
+  args: unknown;
+  args_hash: string;
+  /** The approval rule that asked for it. */
+  rule: string | null;
+  status: ApprovalStatus;
+  reason: string | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  /** Decided by its expiry (with its default decision), not by a person. */
+  expired: boolean;
+  expires_at: string;
+  default_decision: 'approve' | 'reject';
+  created_at: string;
+}
+
+export type NewApproval = Pick<
+  ApprovalRecord,
+  'id' | 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'args_hash' | 'rule' | 'expires_at' | 'default_decision'
+>;
+
+export interface ApprovalStore {
+  /** Records a request, or returns the one already made for this call and these arguments. */
+  requestApproval(a: NewApproval): Promise<ApprovalRecord>;
+  getApproval(id: string, tenantId: string): Promise<ApprovalRecord | null>;
+  listApprovals(query: { tenantId: string; status?: ApprovalStatus[]; taskId?: string; tool?: string; limit: number; cursor?: string }): Promise<Page<ApprovalRecord>>;
+  /** Decides a pending approval; null when it is not pending (or not the tenant's). */
+  decideApproval(id: string, tenantId: string, d: { status: 'approved' | 'rejected'; reason: string | null; decidedBy: string }): Promise<ApprovalRecord | null>;
+  /** Applies the default decision to pending approvals past their expiry; returns them. */
+  expireApprovals(limit: number): Promise<ApprovalRecord[]>;
+  /** The approvals of one step. */
+  stepApprovals(taskId: string, stepId: string): Promise<ApprovalRecord[]>;
+  /** Rejects pending requests whose task or step ended (nothing waits for them any more); returns how many. */
+  closeOrphanedApprovals(): Promise<number>;
+  /** Steps waiting on approvals that are all decided (a decision whose wake-up was lost). */
+  findDecidedWaits(limit: number): Promise<Array<{ task_id: string; step_id: string }>>;
+}
+
+export interface ArtifactStore {
+  /** Stores (or replaces) a task's artifact. */
+  saveArtifact(a: { taskId: string; tenantId: string; stepId: string | null; name: string; contentType: string; data: Buffer }): Promise<Artifact>;
+  listArtifacts(taskId: string): Promise<Artifact[]>;
+  readArtifact(taskId: string, name: string): Promise<(Artifact & { data: Buffer }) | null>;
+}
+
+/** The ledger of direct invocations (no task): same keys and states as a task's tool calls. */
+export interface DirectCallStore {
+  /** Records the start of a call; false when the key is already in the ledger. */
+  startDirectCall(e: { idempotency_key: string; tenant_id: string; tool: string; effect: ToolEffect; args: unknown }): Promise<boolean>;
+  finishDirectCall(key: string, o: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void>;
 }
 
 export interface FileStore {

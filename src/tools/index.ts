@@ -33,6 +33,14 @@ export type { WebSearchConfig, WebSearchSettings } from './web-search.js';
 export { createSendEmailTool } from './send-email.js';
 export type { SendEmailOptions } from './send-email.js';
 export { createSqlQueryTool, parseSqlSources } from './sql-query.js';
+export { assertRunPythonAvailable, createRunPythonTool } from './run-python.js';
+export { connectMcpServers, parseMcpServers } from './mcp.js';
+export type { McpConnection, McpServerConfig } from './mcp.js';
+export { approvalMode, approvalReason, parseApprovalRules } from './approval-policy.js';
+export type { ApprovalPolicy, ApprovalRule } from './approval-policy.js';
+export type { RunPythonOptions } from './run-python.js';
+export { assertRunJavaScriptAvailable, createRunJavaScriptTool } from './run-javascript.js';
+export type { RunJavaScriptOptions } from './run-javascript.js';
 export type { SqlQueryOptions, SqlSource } from './sql-query.js';
 export type { KnowledgeSearchInput, KnowledgeSearchOutput } from './knowledge-search.js';
 

@@ -7,6 +7,7 @@ import { ScriptedBrain } from '../../src/brains/scripted.js';
 import { serve } from '../../src/cli/serve.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ToolRegistry } from '../../src/tools/registry.js';
+import { NO_APPROVALS } from '../support/tools.js';
 
 const sinkUrl = process.env.CHAOS_SINK_URL!;
 const role = (process.argv[2] ?? 'all') as 'all' | 'api' | 'worker';
@@ -45,4 +46,5 @@ const brain = new ScriptedBrain({
   },
 });
 
-await serve(loadConfig(), role, { handleSignals: true, brain, tools, graceMs: 2000 });
+// The sink is a side effect that would wait for approval by default; the chaos run is about the ledger.
+await serve(loadConfig({ ...process.env, AGENTIC_APPROVAL_RULES: NO_APPROVALS }), role, { handleSignals: true, brain, tools, graceMs: 2000 });

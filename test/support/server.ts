@@ -17,7 +17,8 @@ export interface TestServer {
 }
 
 export async function startTestServer(options: { config?: Partial<Config>; brain?: Brain; tools?: ToolRegistry } = {}): Promise<TestServer> {
-  const config = loadConfig({}, { dataDir: ':memory:', port: 0, logLevel: 'silent', heartbeatMs: 1000, ...options.config });
+  // Code tools only where a test asks for them (AGENTIC_SANDBOX): their start-up check spawns processes.
+  const config = loadConfig({}, { dataDir: ':memory:', port: 0, logLevel: 'silent', heartbeatMs: 1000, sandbox: 'false', ...options.config });
   const app = await createApp({ config, brain: options.brain, tools: options.tools });
   const server = await buildServer(app);
   const url = await server.listen({ port: 0, host: '127.0.0.1' });
@@ -63,7 +64,7 @@ export async function waitForTask(app: App, id: string, timeoutMs = 30_000): Pro
 
 /** The app without HTTP (engine, store, queue, bus) on an in-memory database, with its worker started. */
 export async function startTestApp(options: { config?: Partial<Config>; brain?: Brain; tools?: ToolRegistry } = {}): Promise<App> {
-  const config = loadConfig({}, { dataDir: ':memory:', logLevel: 'silent', ...options.config });
+  const config = loadConfig({}, { dataDir: ':memory:', logLevel: 'silent', sandbox: 'false', ...options.config });
   const app = await createApp({ config, brain: options.brain, tools: options.tools });
   await app.startWorker();
   return app;

@@ -57,3 +57,6 @@ export function flakyTool(state: { calls: number; failures: number }): ToolDefin
     },
   };
 }
+
+/** Approval rules under which no call waits for a person: for tests of the ledger, not of approvals. */
+export const NO_APPROVALS = JSON.stringify([{ tool: '*', when: 'never' }]);

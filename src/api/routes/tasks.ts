@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import type { TaskStatus } from '../../store/types.js';
-import { findTask, tenantOf } from '../context.js';
+import { findTask, idempotencyKey, tenantOf } from '../context.js';
 import { createTaskBody, eventsQuery, idParams, listTasksQuery, streamQuery } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse, streamWebSocket, wantsNdjson } from '../streaming.js';
 import { responses, schemaOf } from '../validation.js';
@@ -144,15 +144,6 @@ async function checkFiles(app: App, tenantId: string, files: string[]): Promise<
       throw new AppError('FILE_NOT_FOUND', `No file ${id}; upload it with POST /v1/files first`, { details: { file_id: id } });
     }
   }
-}
-
-function idempotencyKey(raw: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined) return undefined;
-  if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
-    throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1-255 visible ASCII characters');
-  }
-  return value;
 }
 
 function hashRequest(body: unknown): string {

@@ -1,0 +1,160 @@
+/**
+ * Human approval of risky tool calls. Before a turn's calls run, each is checked against the
+ * approval policy (src/tools/approval-policy.ts). A call that needs approval gets a request bound to
+ * its ledger key and the hash of its exact arguments; while any request of the turn is pending, no
+ * call of the turn runs: the step parks as `waiting` (no lease), the task shows `awaiting_approval`,
+ * and `approval_requested` names the tool, the arguments and their hash. A decision (or the
+ * request's expiry, with its default) wakes the step, whose run replays its journal and comes back
+ * here: approved calls run, rejected ones become observations the agent sees, not crashes.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Observation, ToolCallRequest } from '../brains/types.js';
+import { AppError } from '../errors.js';
+import type { Job } from '../queue/types.js';
+import type { ApprovalRecord } from '../store/types.js';
+import { approvalReason } from '../tools/approval-policy.js';
+import type { AttemptRun } from './agent-loop.js';
+import { commit, dispatch, type EngineContext } from './context.js';
+import { callId, effectOf, idempotencyKey, refusal } from './tool-calls.js';
+
+/** SHA-256 of the arguments as canonical JSON (keys sorted), the hash an approval is bound to. */
+export function argsHash(args: unknown): string {
+  return createHash('sha256').update(canonicalJson(args ?? null)).digest('hex');
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Why a call needs approval, or null. Unknown tools and refused calls are not asked about: they never run. */
+export function needsApproval(ctx: EngineContext, run: AttemptRun, call: ToolCallRequest): string | null {
+  if (!ctx.tools.has(call.tool) || refusal(run, call.tool)) return null;
+  return approvalReason(ctx.approvals, call.tool, effectOf(ctx, call.tool), call.args);
+}
+
+/**
+ * The approval gate of a turn. Returns 'waiting' when the step parked for decisions, else the
+ * observations of rejected calls (by call index), which take the place of running them.
+ */
+export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<'waiting' | Map<number, Observation>> {
+  const rejected = new Map<number, Observation>();
+  const asked = calls.map((call, index) => ({ call, index, reason: needsApproval(ctx, run, call) })).filter((x) => x.reason !== null);
+  if (asked.length === 0) return rejected;
+  const expires_at = new Date(Date.now() + ctx.approvals.ttlMs).toISOString();
+  const approvals = await Promise.all(
+    asked.map(({ call, index, reason }) =>
+      ctx.store.requestApproval({
+        id: randomUUID(),
+        tenant_id: run.task.tenant_id,
+        task_id: run.task.id,
+        step_id: run.step.id,
+        turn,
+        call_index: index,
+        idempotency_key: idempotencyKey(run, turn, index),
+        tool: call.tool,
+        args: call.args ?? null,
+        args_hash: argsHash(call.args),
+        rule: reason,
+        expires_at,
+        default_decision: ctx.approvals.defaultDecision,
+      }),
+    ),
+  );
+  const pending = approvals.filter((a) => a.status === 'pending');
+  if (pending.length > 0) {
+    await park(ctx, run, turn, pending);
+    return 'waiting';
+  }
+  for (const a of approvals) {
+    if (a.status === 'rejected') rejected.set(a.call_index!, rejection(run, turn, calls[a.call_index!]!, a));
+  }
+  return rejected;
+}
+
+/** Parks the step until its requests are decided, and announces them, in one transaction. */
+async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: ApprovalRecord[]): Promise<void> {
+  await commit(ctx, run.task.id, async (w) => {
+    const parked = await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null }, { status: ['running'], owner: ctx.workerId });
+    if (!parked) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
+    if (w.task.status === 'running') await w.updateTask({ status: 'awaiting_approval' });
+    for (const a of pending) {
+      await w.append({
+        type: 'approval_requested',
+        step_id: run.step.id,
+        data: {
+          approval_id: a.id,
+          call_id: callId(run, turn, a.call_index!),
+          tool: a.tool,
+          args: a.args,
+          args_hash: a.args_hash,
+          reason: a.rule ?? '',
+          expires_at: a.expires_at,
+          default_decision: a.default_decision,
+        },
+      });
+    }
+  });
+}
+
+function rejection(run: AttemptRun, turn: number, call: ToolCallRequest, a: ApprovalRecord): Observation {
+  const why = a.expired ? 'the request expired without a decision' : `${a.decided_by ?? 'someone'} rejected it${a.reason ? `: ${a.reason}` : ''}`;
+  return {
+    call_id: callId(run, turn, a.call_index!),
+    tool: call.tool,
+    args: call.args,
+    ok: false,
+    error: {
+      code: 'APPROVAL_REJECTED',
+      message: `${call.tool} was not approved (${why}); it did not run`,
+      details: { approval_id: a.id, decided_by: a.decided_by, reason: a.reason, expired: a.expired },
+    },
+  };
+}
+
+/**
+ * After a decision (or an expiry): when the step waits and none of its requests is pending any more,
+ * announces the decisions and makes the step ready; the task is `running` again once no request of it
+ * is pending. Safe to call more than once: only the call that finds the step waiting acts.
+ */
+export async function wakeAfterDecisions(ctx: EngineContext, taskId: string, stepId: string): Promise<void> {
+  const approvals = await ctx.store.stepApprovals(taskId, stepId);
+  if (approvals.length === 0 || approvals.some((a) => a.status === 'pending')) return;
+  const task = await ctx.store.getTask(taskId);
+  if (!task) return;
+  const stillPending = await ctx.store.listApprovals({ tenantId: task.tenant_id, taskId, status: ['pending'], limit: 1 });
+  const lastTurn = Math.max(...approvals.map((a) => a.turn ?? 0));
+  const jobs = await commit(ctx, taskId, async (w): Promise<Job[]> => {
+    const woken = await w.updateStep(stepId, { status: 'ready', ready_at: new Date().toISOString() }, { status: ['waiting'] });
+    if (!woken) return [];
+    if (w.task.status === 'awaiting_approval' && stillPending.items.length === 0) await w.updateTask({ status: 'running' });
+    for (const a of approvals.filter((x) => x.turn === lastTurn)) {
+      await w.append({
+        type: 'approval_decided',
+        step_id: stepId,
+        data: { approval_id: a.id, tool: a.tool, decision: a.status === 'approved' ? 'approve' : 'reject', decided_by: a.decided_by ?? '', reason: a.reason, expired: a.expired },
+      });
+    }
+    return [{ kind: 'step', taskId, stepId }];
+  });
+  await dispatch(ctx, jobs);
+}
+
+/**
+ * The reconciler's part: closes requests nothing waits for any more (their task or step ended),
+ * applies the default to expired ones, and wakes steps whose wake-up was lost.
+ */
+export async function settleApprovals(ctx: EngineContext): Promise<number> {
+  await ctx.store.closeOrphanedApprovals();
+  const expired = await ctx.store.expireApprovals(100);
+  const waits = await ctx.store.findDecidedWaits(100);
+  const steps = new Map<string, { task_id: string; step_id: string }>();
+  for (const a of expired) if (a.task_id && a.step_id) steps.set(`${a.task_id} ${a.step_id}`, { task_id: a.task_id, step_id: a.step_id });
+  for (const w of waits) steps.set(`${w.task_id} ${w.step_id}`, w);
+  for (const s of steps.values()) await wakeAfterDecisions(ctx, s.task_id, s.step_id);
+  return steps.size;
+}

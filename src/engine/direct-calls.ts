@@ -1,0 +1,123 @@
+/**
+ * Direct invocation of one tool (POST /v1/tools/{name}/invoke), for operators and for testing tools
+ * in isolation, under the rules a task's calls follow: who may call it, the approval policy, the
+ * registry's validation, timeout and sandbox, and the ledger (the caller's Idempotency-Key makes the
+ * ledger key, so a repeated request returns the recorded result instead of acting twice).
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, toAppError, type ErrorInfo } from '../errors.js';
+import type { ApprovalRecord } from '../store/types.js';
+import { approvalReason } from '../tools/approval-policy.js';
+import type { ToolEffect } from '../tools/types.js';
+import { argsHash } from './approvals.js';
+import type { EngineContext } from './context.js';
+import { taskFiles } from './tool-calls.js';
+
+export interface DirectCall {
+  tenantId: string;
+  tool: string;
+  args: unknown;
+  /** The caller's Idempotency-Key; needed for tools that need approval or have side effects. */
+  idempotencyKey?: string;
+  signal: AbortSignal;
+}
+
+export type DirectOutcome =
+  | { status: 'completed'; ok: true; result: unknown; replayed: boolean; duration_ms: number | null }
+  | { status: 'completed'; ok: false; error: ErrorInfo; replayed: boolean; duration_ms: number | null }
+  | { status: 'awaiting_approval'; approval: ApprovalRecord };
+
+/**
+ * Which tenants may invoke which tools directly (AGENTIC_TOOL_INVOKERS, JSON: tool name or prefix* →
+ * tenants, `*` for any). With no entry for a tool, read-only tools are open to every tenant and the
+ * others to none.
+ */
+export function mayInvoke(invokers: Record<string, string[]>, tool: string, effect: ToolEffect, tenantId: string): boolean {
+  const key = Object.keys(invokers).find((k) => (k.endsWith('*') ? tool.startsWith(k.slice(0, -1)) : k === tool));
+  if (key === undefined) return effect === 'read_only';
+  const tenants = invokers[key]!;
+  return tenants.includes('*') || tenants.includes(tenantId);
+}
+
+export async function invokeDirect(ctx: EngineContext, call: DirectCall, invokers: Record<string, string[]>): Promise<DirectOutcome> {
+  const tool = ctx.tools.get(call.tool);
+  if (!mayInvoke(invokers, tool.name, tool.effect, call.tenantId)) {
+    throw new AppError('FORBIDDEN', `Tenant ${call.tenantId} may not invoke ${tool.name} directly (AGENTIC_TOOL_INVOKERS)`, {
+      details: { tool: tool.name, tenant: call.tenantId },
+    });
+  }
+  const reason = approvalReason(ctx.approvals, tool.name, tool.effect, call.args);
+  if ((reason || tool.effect === 'side_effect') && !call.idempotencyKey) {
+    throw new AppError('VALIDATION_ERROR', `${tool.name} ${reason ? 'needs approval' : 'has side effects'}: send an Idempotency-Key header, and the same one when you retry`, {
+      details: { tool: tool.name },
+    });
+  }
+  const key = `direct:${call.tenantId}:${call.idempotencyKey ?? randomUUID()}`;
+  const recorded = await replay(ctx, key, tool.effect, call.args);
+  if (recorded) return recorded;
+  if (reason) {
+    const approval = await ctx.store.requestApproval({
+      id: randomUUID(),
+      tenant_id: call.tenantId,
+      task_id: null,
+      step_id: null,
+      turn: null,
+      call_index: null,
+      idempotency_key: key,
+      tool: tool.name,
+      args: call.args ?? null,
+      args_hash: argsHash(call.args),
+      rule: reason,
+      expires_at: new Date(Date.now() + ctx.approvals.ttlMs).toISOString(),
+      default_decision: ctx.approvals.defaultDecision,
+    });
+    if (approval.status === 'pending') return { status: 'awaiting_approval', approval };
+    if (approval.status === 'rejected') {
+      throw new AppError('APPROVAL_REJECTED', `${tool.name} was not approved${approval.reason ? `: ${approval.reason}` : ''}`, {
+        details: { approval_id: approval.id, decided_by: approval.decided_by, expired: approval.expired },
+      });
+    }
+  }
+  if (!(await ctx.store.startDirectCall({ idempotency_key: key, tenant_id: call.tenantId, tool: tool.name, effect: tool.effect, args: call.args ?? null }))) {
+    // The key is in the ledger already (a concurrent request, or an unfinished earlier one): its result
+    // if it has one; a side effect is not repeated; a safe call runs again under the same key.
+    const again = await replay(ctx, key, tool.effect, call.args);
+    if (again) return again;
+  }
+  const started = performance.now();
+  let outcome: { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
+  try {
+    const result = await ctx.tools.invoke(tool.name, call.args, {
+      signal: call.signal,
+      tenantId: call.tenantId,
+      idempotencyKey: key,
+      files: taskFiles(ctx, call.tenantId, null),
+      documents: ctx.store.documentIndex(call.tenantId),
+    });
+    outcome = { ok: true, result };
+  } catch (err) {
+    outcome = { ok: false, error: toAppError(err, 'TOOL_FAILED').toInfo() };
+  }
+  const duration_ms = Math.round(performance.now() - started);
+  await ctx.store.finishDirectCall(key, { ...outcome, duration_ms });
+  return { status: 'completed', ...outcome, replayed: false, duration_ms };
+}
+
+/** The ledger's answer for a key already used: its result, or a refusal to act twice. */
+async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args: unknown): Promise<DirectOutcome | null> {
+  const entry = await ctx.store.getToolCall(key);
+  if (!entry) return null;
+  if (argsHash(entry.args) !== argsHash(args)) {
+    throw new AppError('IDEMPOTENCY_CONFLICT', `Idempotency-Key was used for a ${entry.tool} call with other arguments`, { details: { tool: entry.tool } });
+  }
+  if (entry.status === 'completed') return { status: 'completed', ok: true, result: entry.result, replayed: true, duration_ms: null };
+  if (entry.status === 'failed') return { status: 'completed', ok: false, error: entry.error!, replayed: true, duration_ms: null };
+  // Started, never finished (the process died, or it is running now): only a side effect is unsafe to repeat.
+  return effect === 'side_effect' ? uncertain(entry.tool, key) : null;
+}
+
+function uncertain(tool: string, key: string): never {
+  throw new AppError('SIDE_EFFECT_UNCERTAIN', `${tool} was started with this Idempotency-Key and did not record a result; it has side effects, so it is not run again`, {
+    details: { tool, idempotency_key: key },
+  });
+}
