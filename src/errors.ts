@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   APPROVAL_REJECTED: { status: 403, category: 'user', retryable: false },
   APPROVAL_NOT_FOUND: { status: 404, category: 'user', retryable: false },
   APPROVAL_DECIDED: { status: 409, category: 'user', retryable: false },
+  CALL_IN_PROGRESS: { status: 409, category: 'user', retryable: true },
   FORBIDDEN: { status: 403, category: 'user', retryable: false },
   MCP_ERROR: { status: 502, category: 'third_party', retryable: true },
 

@@ -79,7 +79,8 @@ async function finished(id: string) {
 
 describe('approval of a side-effecting call', () => {
   it('waits for a decision, then sends exactly one email, and records who approved', async () => {
-    await boot();
+    // No reconciler pass during the test: the decision itself must wake the step.
+    await boot({ reconcileMs: 600_000 });
     const before = smtp.messages.length;
     const id = await createTask({ to: ['ops@example.com'] });
     const approval = await pendingApproval(id);
@@ -233,5 +234,8 @@ describe('the tools API', () => {
     expect(changed.status).toBe(409);
     expect((changed.body as { error: { code: string } }).error.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(smtp.messages.length).toBe(before + 1);
+    // A key is per tool: the same key on another tool is that tool's own call, not a replay of this one.
+    const other = await call(s!.url, '/v1/tools/calculator/invoke', { json: { args: { expression: '1 + 1' } }, headers });
+    expect(other.body).toMatchObject({ tool: 'calculator', ok: true, replayed: false, result: { result: 2 } });
   });
 });

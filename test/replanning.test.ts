@@ -8,7 +8,10 @@ import { ScriptedBrain } from '../src/brains/scripted.js';
 import type { DecideRequest, Decision, PlannedStep, ReplanRequest } from '../src/brains/types.js';
 import type { App } from '../src/compose.js';
 import { AppError } from '../src/errors.js';
+import { createBuiltinTools, createToolRegistry } from '../src/tools/index.js';
 import { startTestApp, waitForTask } from './support/server.js';
+import { sinkTool } from './support/tools.js';
+import { until } from './support/wait.js';
 
 const step = (id: string, agent: string, depends_on: string[] = [], instruction = id): PlannedStep => ({
   id,
@@ -172,5 +175,42 @@ describe('re-planning', () => {
     expect(r.events.find((e) => e.type === 'replanning')?.data).toMatchObject({ step_id: 'bad', superseded: ['join'] });
     const req = revisions.find((q) => q.task.id === r.id)!;
     expect(req.revision.steps.find((s) => s.id === 'slow')).toMatchObject({ status: 'completed', output: 'slow' });
+  });
+});
+
+describe('re-planning while a step waits for approval', () => {
+  const sunk = new Map<string, number>();
+  const approvalBrain = new ScriptedBrain({
+    plan: () => ({ rationale: 'first', steps: [step('mail', 'writer'), step('bad', 'analyst')].map((st) => (st.id === 'mail' ? { ...st, tools: ['sink'] } : st)) }),
+    replan: () => ({ rationale: 'revised', steps: [step('final', 'writer', [], 'the revised answer')] }),
+    decide: (req): Decision => {
+      if (req.step.id === 'bad') throw new AppError('TOOL_ERROR', 'bad cannot be done');
+      if (req.step.id === 'mail' && req.history.length === 0) return { type: 'tool_calls', calls: [{ tool: 'sink', args: { value: 'send it' } }] };
+      return { type: 'final', output: { text: req.step.instruction, sources: [] } };
+    },
+  });
+  let approvalApp: App;
+  beforeAll(async () => {
+    const tools = createToolRegistry([...createBuiltinTools(), sinkTool(sunk)]);
+    approvalApp = await startTestApp({ brain: approvalBrain, tools, config: { retryAttempts: 1, maxReplans: 1, reconcileMs: 100 } });
+  });
+  afterAll(async () => {
+    await approvalApp?.close(500);
+  });
+
+  it('supersedes the waiting step, closes its request, and never makes its call', async () => {
+    const { task } = await approvalApp.engine.submit({ tenantId: 'default', input: 'mail it', files: [], options: {}, start: true });
+    expect(await waitForTask(approvalApp, task.id)).toBe('completed');
+    expect((await approvalApp.store.getTask(task.id))?.final_output).toBe('the revised answer');
+    const steps = new Map((await approvalApp.store.listSteps(task.id)).map((st) => [st.id, st]));
+    expect(steps.get('mail')).toMatchObject({ status: 'cancelled', error: { code: 'REPLANNED' } });
+    // The request is closed by the reconciler: nothing waits for it any more, and deciding it now changes nothing.
+    await until(async () => (await approvalApp.store.listApprovals({ tenantId: 'default', taskId: task.id, status: ['pending'], limit: 5 })).items.length === 0);
+    const [request] = (await approvalApp.store.listApprovals({ tenantId: 'default', taskId: task.id, status: ['rejected'], limit: 5 })).items;
+    expect(request).toMatchObject({ tool: 'sink', decided_by: 'system' });
+    expect([...sunk.keys()].filter((k) => k.startsWith(task.id))).toEqual([]);
+    const events = await approvalApp.store.listEvents(task.id, 0, 1000);
+    expect(events.at(-1)?.type).toBe('task_completed');
+    expect(events.filter((e) => e.type === 'task_completed')).toHaveLength(1);
   });
 });

@@ -15,6 +15,7 @@ import type { ApprovalRecord } from '../store/types.js';
 import { approvalReason } from '../tools/approval-policy.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, dispatch, type EngineContext } from './context.js';
+import { supersedeIfReplanning } from './replanning.js';
 import { callId, effectOf, idempotencyKey, refusal } from './tool-calls.js';
 
 /** SHA-256 of the arguments as canonical JSON (keys sorted), the hash an approval is bound to. */
@@ -68,6 +69,8 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
   const pending = approvals.filter((a) => a.status === 'pending');
   if (pending.length > 0) {
     await park(ctx, run, turn, pending);
+    // A decision made before the step had parked found nothing to wake: look once more.
+    await wakeAfterDecisions(ctx, run.task.id, run.step.id);
     return 'waiting';
   }
   for (const a of approvals) {
@@ -76,11 +79,17 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
   return rejected;
 }
 
-/** Parks the step until its requests are decided, and announces them, in one transaction. */
+/**
+ * Parks the step until its requests are decided, and announces them, in one transaction. While the
+ * plan is being revised the step is superseded instead (its requests are then closed by the reconciler).
+ */
 async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: ApprovalRecord[]): Promise<void> {
-  await commit(ctx, run.task.id, async (w) => {
-    const parked = await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null }, { status: ['running'], owner: ctx.workerId });
-    if (!parked) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
+  const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
+    const current = (await w.listSteps()).find((s) => s.id === run.step.id);
+    if (current?.status !== 'running' || current.lease_owner !== ctx.workerId) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
+    const superseded = await supersedeIfReplanning(w, run.step.id);
+    if (superseded) return superseded;
+    await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null });
     if (w.task.status === 'running') await w.updateTask({ status: 'awaiting_approval' });
     for (const a of pending) {
       await w.append({
@@ -98,7 +107,9 @@ async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: 
         },
       });
     }
+    return [];
   });
+  await dispatch(ctx, jobs);
 }
 
 function rejection(run: AttemptRun, turn: number, call: ToolCallRequest, a: ApprovalRecord): Observation {
@@ -124,14 +135,14 @@ function rejection(run: AttemptRun, turn: number, call: ToolCallRequest, a: Appr
 export async function wakeAfterDecisions(ctx: EngineContext, taskId: string, stepId: string): Promise<void> {
   const approvals = await ctx.store.stepApprovals(taskId, stepId);
   if (approvals.length === 0 || approvals.some((a) => a.status === 'pending')) return;
-  const task = await ctx.store.getTask(taskId);
-  if (!task) return;
-  const stillPending = await ctx.store.listApprovals({ tenantId: task.tenant_id, taskId, status: ['pending'], limit: 1 });
   const lastTurn = Math.max(...approvals.map((a) => a.turn ?? 0));
   const jobs = await commit(ctx, taskId, async (w): Promise<Job[]> => {
     const woken = await w.updateStep(stepId, { status: 'ready', ready_at: new Date().toISOString() }, { status: ['waiting'] });
     if (!woken) return [];
-    if (w.task.status === 'awaiting_approval' && stillPending.items.length === 0) await w.updateTask({ status: 'running' });
+    // Still awaiting approval while another step waits on one (a waiting step without sub-tasks waits on approvals).
+    const steps = await w.listSteps();
+    const awaiting = steps.some((s) => s.status === 'waiting' && !steps.some((c) => c.parent_id === s.id));
+    if (w.task.status === 'awaiting_approval' && !awaiting) await w.updateTask({ status: 'running' });
     for (const a of approvals.filter((x) => x.turn === lastTurn)) {
       await w.append({
         type: 'approval_decided',

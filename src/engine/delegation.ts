@@ -12,7 +12,9 @@ import { AppError } from '../errors.js';
 import type { StepRecord, TaskWriter } from '../store/types.js';
 import type { ToolDescriptor } from '../tools/types.js';
 import type { AttemptRun } from './agent-loop.js';
+import type { Job } from '../queue/types.js';
 import { commit, dispatch, type EngineContext } from './context.js';
+import { supersedeIfReplanning } from './replanning.js';
 import { promoteSteps } from './scheduling.js';
 import { planProblems } from './plan-validation.js';
 import { callId } from './tool-calls.js';
@@ -84,18 +86,23 @@ export async function delegate(ctx: EngineContext, run: AttemptRun, turn: number
     success_criteria: s.success_criteria,
     params: { delegated_turn: turn },
   }));
-  const ready = await commit(ctx, run.task.id, async (w) => {
-    const parked = await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null }, { status: ['running'], owner: ctx.workerId });
-    if (!parked) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
+  const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
+    const current = (await w.listSteps()).find((s) => s.id === run.step.id);
+    if (current?.status !== 'running' || current.lease_owner !== ctx.workerId) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
+    // The plan is being revised: delegate nothing; the manager is superseded with the rest of the plan.
+    const superseded = await supersedeIfReplanning(w, run.step.id);
+    if (superseded) return superseded;
+    await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null });
     await w.insertChildSteps(run.step.plan_version, run.step.id, children);
     await w.append({
       type: 'delegated',
       step_id: run.step.id,
       data: { turn, steps: children.map((c) => ({ id: c.id, agent: c.agent, title: c.title, depends_on: c.depends_on, tools: c.tools })) },
     });
-    return promoteSteps(w, await w.listSteps(), run.limits.maxParallelSteps);
+    const ready = await promoteSteps(w, await w.listSteps(), run.limits.maxParallelSteps);
+    return ready.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId }));
   });
-  await dispatch(ctx, ready.map((stepId) => ({ kind: 'step' as const, taskId: run.task.id, stepId })));
+  await dispatch(ctx, jobs);
   return 'waiting';
 }
 
@@ -152,7 +159,7 @@ async function collect(ctx: EngineContext, run: AttemptRun, turn: number, call: 
 export async function wakeManagers(w: TaskWriter, steps: StepRecord[]): Promise<string[]> {
   const woken: string[] = [];
   const now = new Date().toISOString();
-  for (const manager of steps.filter((s) => s.status === 'waiting')) {
+  for (const manager of steps.filter((s) => s.status === 'waiting' && s.plan_version === w.task.plan_version)) {
     const children = steps.filter((s) => s.parent_id === manager.id);
     if (children.length > 0 && children.every((c) => c.status === 'completed')) {
       await w.updateStep(manager.id, { status: 'ready', ready_at: now });

@@ -52,8 +52,9 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
       details: { tool: tool.name },
     });
   }
-  const key = `direct:${call.tenantId}:${call.idempotencyKey ?? randomUUID()}`;
-  const recorded = await replay(ctx, key, tool.effect, call.args);
+  // The tool is part of the key: a key approved or used for one tool says nothing about another.
+  const key = `direct:${call.tenantId}:${tool.name}:${call.idempotencyKey ?? randomUUID()}`;
+  const recorded = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs);
   if (recorded) return recorded;
   if (reason) {
     const approval = await ctx.store.requestApproval({
@@ -81,14 +82,15 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
   if (!(await ctx.store.startDirectCall({ idempotency_key: key, tenant_id: call.tenantId, tool: tool.name, effect: tool.effect, args: call.args ?? null }))) {
     // The key is in the ledger already (a concurrent request, or an unfinished earlier one): its result
     // if it has one; a side effect is not repeated; a safe call runs again under the same key.
-    const again = await replay(ctx, key, tool.effect, call.args);
+    const again = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs);
     if (again) return again;
   }
   const started = performance.now();
   let outcome: { ok: true; result: unknown } | { ok: false; error: ErrorInfo };
   try {
     const result = await ctx.tools.invoke(tool.name, call.args, {
-      signal: call.signal,
+      // A side effect is not cut off when the client leaves: half-done, it could be neither recorded nor retried safely.
+      signal: tool.effect === 'side_effect' ? new AbortController().signal : call.signal,
       tenantId: call.tenantId,
       idempotencyKey: key,
       files: taskFiles(ctx, call.tenantId, null),
@@ -104,7 +106,7 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
 }
 
 /** The ledger's answer for a key already used: its result, or a refusal to act twice. */
-async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args: unknown): Promise<DirectOutcome | null> {
+async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args: unknown, timeoutMs: number): Promise<DirectOutcome | null> {
   const entry = await ctx.store.getToolCall(key);
   if (!entry) return null;
   if (argsHash(entry.args) !== argsHash(args)) {
@@ -112,9 +114,18 @@ async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args:
   }
   if (entry.status === 'completed') return { status: 'completed', ok: true, result: entry.result, replayed: true, duration_ms: null };
   if (entry.status === 'failed') return { status: 'completed', ok: false, error: entry.error!, replayed: true, duration_ms: null };
-  // Started, never finished (the process died, or it is running now): only a side effect is unsafe to repeat.
-  return effect === 'side_effect' ? uncertain(entry.tool, key) : null;
+  // Started, never finished: running now (within its timeout), or its process died. Only a side effect is unsafe to repeat.
+  if (effect !== 'side_effect') return null;
+  if (Date.now() - Date.parse(entry.started_at) < timeoutMs + IN_PROGRESS_MARGIN_MS) {
+    throw new AppError('CALL_IN_PROGRESS', `${entry.tool} is running under this Idempotency-Key; retry to get its result`, {
+      details: { tool: entry.tool, idempotency_key: key, retry_after_s: Math.ceil(timeoutMs / 1000) },
+    });
+  }
+  return uncertain(entry.tool, key);
 }
+
+/** How long past its timeout a started call may still be finishing (recording its result). */
+const IN_PROGRESS_MARGIN_MS = 5_000;
 
 function uncertain(tool: string, key: string): never {
   throw new AppError('SIDE_EFFECT_UNCERTAIN', `${tool} was started with this Idempotency-Key and did not record a result; it has side effects, so it is not run again`, {

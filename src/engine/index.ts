@@ -3,8 +3,8 @@
  *
  * Glossary
  * - Task: what a user asked for, in plain language, with its files and options. States:
- *   pending → planning → running → completed | failed | cancelled (awaiting_approval is reserved
- *   for tool calls waiting on a human).
+ *   pending → planning → running → completed | failed | cancelled; running ⇄ awaiting_approval while a
+ *   tool call waits for a person; running → planning while the plan is revised.
  * - Plan: the brain's proposal for a task: a DAG of steps. Versioned; a re-plan adds a version.
  * - Step: one node of the plan, given to one agent (researcher, analyst, writer …). It runs when
  *   its dependencies completed, under a lease held by one worker at a time.

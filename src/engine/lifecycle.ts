@@ -116,6 +116,8 @@ export interface AdvancePolicy {
  * sub-tasks are done and promotes the steps that may start now. Returns the jobs to dispatch after commit.
  */
 export async function advanceTask(w: TaskWriter, policy: AdvancePolicy, judged?: GoalVerdict): Promise<Job[]> {
+  // A finished task stays finished, whatever a late step reports.
+  if (TERMINAL_TASK_STATUSES.has(w.task.status)) return [];
   // A revision is waiting for the running steps to finish: nothing new starts.
   if (w.task.replan_reason) return replanIfIdle(w);
   const steps = await w.listSteps();

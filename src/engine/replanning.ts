@@ -57,12 +57,28 @@ export async function replanIfIdle(w: TaskWriter): Promise<Job[]> {
 async function beginReplanning(w: TaskWriter): Promise<Job[]> {
   const reason = w.task.replan_reason!;
   const version = w.task.plan_version + 1;
+  // Nothing of the old plan may run on: steps that parked meanwhile (waiting) are superseded too.
+  for (const step of stepsInForce(await w.listSteps(), w.task.plan_version)) {
+    if (!isFinalStep(step)) await supersede(w, step);
+  }
   const superseded = stepsInForce(await w.listSteps(), w.task.plan_version)
     .filter((s) => s.status === 'cancelled' && s.error?.code === 'REPLANNED')
     .map((s) => s.id);
   await w.updateTask({ status: 'planning', lease_owner: null, lease_expires_at: null });
   await w.append({ type: 'replanning', data: { version, ...reason, superseded } });
   return [{ kind: 'plan', taskId: w.task.id }];
+}
+
+/**
+ * For a step about to park (delegating, or waiting for approval) while a revision is pending: it is
+ * superseded instead, and the revision starts if it was the last running step. Null when no revision
+ * is pending (the step may park).
+ */
+export async function supersedeIfReplanning(w: TaskWriter, stepId: string): Promise<Job[] | null> {
+  if (!w.task.replan_reason) return null;
+  const step = (await w.listSteps()).find((s) => s.id === stepId);
+  if (step && !isFinalStep(step)) await supersede(w, step);
+  return replanIfIdle(w);
 }
 
 async function supersede(w: TaskWriter, step: StepRecord): Promise<void> {

@@ -15,18 +15,18 @@ export function isFinalStep(step: Pick<StepRecord, 'status'>): boolean {
  * Steps to promote to ready: pending steps whose dependencies all completed, in plan order, no more
  * than the task's parallelism allows beside those already ready or running.
  */
-export function stepsToPromote(steps: StepRecord[], maxParallel: number): StepRecord[] {
+export function stepsToPromote(steps: StepRecord[], maxParallel: number, version?: number): StepRecord[] {
   const status = new Map(steps.map((s) => [s.id, s.status]));
   const active = steps.filter((s) => s.status === 'ready' || s.status === 'running').length;
   const room = Math.max(0, maxParallel - active);
   return steps
-    .filter((s) => s.status === 'pending' && s.depends_on.every((d) => status.get(d) === 'completed'))
+    .filter((s) => s.status === 'pending' && (version === undefined || s.plan_version === version) && s.depends_on.every((d) => status.get(d) === 'completed'))
     .slice(0, room);
 }
 
-/** Marks the steps that may start now as ready; returns their ids, for dispatch after commit. */
+/** Marks the steps of the plan in force that may start now as ready; returns their ids, for dispatch after commit. */
 export async function promoteSteps(w: TaskWriter, steps: StepRecord[], maxParallel: number): Promise<string[]> {
-  const promote = stepsToPromote(steps, maxParallel);
+  const promote = stepsToPromote(steps, maxParallel, w.task.plan_version);
   const now = new Date().toISOString();
   for (const step of promote) await w.updateStep(step.id, { status: 'ready', ready_at: now });
   return promote.map((s) => s.id);
