@@ -219,6 +219,8 @@ CREATE UNIQUE INDEX approvals_call ON approvals (idempotency_key, args_hash);
 CREATE INDEX approvals_list ON approvals (tenant_id, created_at DESC, id DESC);
 CREATE INDEX approvals_pending ON approvals (expires_at) WHERE status = 'pending';
 CREATE INDEX approvals_step ON approvals (task_id, step_id);
+-- Steps parked (a manager waiting on its sub-tasks, a call waiting for approval), for the reconciler.
+CREATE INDEX steps_waiting ON steps (task_id) WHERE status = 'waiting';
 
 -- Files tools produced for a task (run_python's outputs folder).
 CREATE TABLE artifacts (
