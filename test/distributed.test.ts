@@ -10,12 +10,25 @@ import { startNginx, requireNginx, type Balancer } from './support/nginx.js';
 import { dropSchema, POSTGRES_URL, requirePostgres, uniqueSchema } from './support/postgres.js';
 import { killHard, startServiceProcess, stopWith, type ServiceProcess } from './support/process.js';
 import { dropPrefix, REDIS_URL, requireRedis, uniquePrefix } from './support/redis.js';
+import { startSmtpSink } from './support/smtp-server.js';
+import { until } from './support/wait.js';
 
 const run = (await requirePostgres()) && (await requireRedis()) && requireNginx();
 const ROOT = join(import.meta.dirname, '..');
 const schema = uniqueSchema('dist');
 const prefix = uniquePrefix('dist');
-const env = { DATABASE_URL: POSTGRES_URL, AGENTIC_DB_SCHEMA: schema, REDIS_URL, AGENTIC_REDIS_PREFIX: prefix, AGENTIC_LEASE_MS: '3000' };
+const smtp = await startSmtpSink();
+const env = {
+  DATABASE_URL: POSTGRES_URL,
+  AGENTIC_DB_SCHEMA: schema,
+  REDIS_URL,
+  AGENTIC_REDIS_PREFIX: prefix,
+  AGENTIC_LEASE_MS: '3000',
+  // Code tools are not part of these scenarios; send_email is (approvals across instances).
+  AGENTIC_SANDBOX: 'false',
+  SMTP_URL: smtp.url,
+  AGENTIC_EMAIL_FROM: 'agent@example.com',
+};
 const apis: ServiceProcess[] = [];
 const workers: ServiceProcess[] = [];
 let lb: Balancer | undefined;
@@ -33,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await lb?.stop();
   for (const p of [...apis, ...workers]) await killHard(p);
+  await smtp.stop();
   if (run) {
     await dropSchema(schema);
     await dropPrefix(prefix);
@@ -96,6 +110,32 @@ describe.skipIf(!run)('distributed: 2 API instances, 3 workers, nginx', () => {
     const cut = Math.floor(full.length / 2);
     const rest = await events(apis[1]!.url, id, { 'last-event-id': String(full[cut - 1]!.seq) });
     expect([...full.slice(0, cut), ...rest]).toEqual(full);
+  });
+
+  it('an approval asked for on one instance is decided on the other; exactly one email goes out', async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['region,amount\nnorth,10\nsouth,4\n'], { type: 'text/csv' }), 'sales.csv');
+    const file = await json<{ id: string }>(`${lb!.url}/v1/files`, { method: 'POST', body: form });
+    const { id } = await json<{ id: string }>(`${lb!.url}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'Analyze this CSV and email the summary to ops@example.com', files: [file.id] }),
+    });
+    await until(async () => (await json<{ status: string }>(`${apis[0]!.url}/v1/tasks/${id}`)).status === 'awaiting_approval', 60_000);
+    const pending = await json<{ items: Array<{ id: string; tool: string }> }>(`${apis[0]!.url}/v1/approvals?task_id=${id}`);
+    expect(pending.items.map((a) => a.tool)).toEqual(['send_email']);
+    const before = smtp.messages.length;
+    await json(`${apis[1]!.url}/v1/approvals/${pending.items[0]!.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ decision: 'approve', decided_by: 'ops-lead' }),
+    });
+    const log = await events(apis[0]!.url, id);
+    expect(log.at(-1)?.type).toBe('task_completed');
+    expect(log.map((e) => e.seq)).toEqual(log.map((_, k) => k + 1));
+    await smtp.waitForMessages(before + 1);
+    expect(smtp.messages.length).toBe(before + 1);
+    expect(smtp.messages.at(-1)!.envelope.to).toEqual(['ops@example.com']);
   });
 
   it('a worker that stops gracefully hands its work to the others', async () => {
