@@ -160,6 +160,8 @@ export async function wakeAfterDecisions(ctx: EngineContext, taskId: string, ste
  * applies the default to expired ones, and wakes steps whose wake-up was lost.
  */
 export async function settleApprovals(ctx: EngineContext): Promise<number> {
+  // One cheap look first: most passes of most services have nothing waiting on a person.
+  if (!(await ctx.store.hasApprovalWork())) return 0;
   await ctx.store.closeOrphanedApprovals();
   const expired = await ctx.store.expireApprovals(100);
   const waits = await ctx.store.findDecidedWaits(100);

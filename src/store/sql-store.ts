@@ -367,6 +367,10 @@ export class SqlStore implements Store {
     return rows.map(records.toApproval);
   }
 
+  hasApprovalWork(): Promise<boolean> {
+    return records.hasApprovalWork(this.db);
+  }
+
   closeOrphanedApprovals(): Promise<number> {
     return records.closeOrphanedApprovals(this.db);
   }

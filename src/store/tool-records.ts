@@ -75,6 +75,14 @@ export async function expireApprovals(db: Queryable, limit: number): Promise<App
   return rows.map(toApproval);
 }
 
+/** Whether anything waits on a decision: a pending request, or a parked step (one indexed look each). */
+export async function hasApprovalWork(db: Queryable): Promise<boolean> {
+  const rows = await db.query<{ work: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM approvals WHERE status = 'pending') OR EXISTS (SELECT 1 FROM steps WHERE status = 'waiting') AS work`,
+  );
+  return rows[0]?.work === true;
+}
+
 /** Closes pending requests whose task ended or whose step will never run the call (cancelled, failed, superseded). */
 export async function closeOrphanedApprovals(db: Queryable): Promise<number> {
   const rows = await db.query(

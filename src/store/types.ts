@@ -367,6 +367,8 @@ export interface ApprovalStore {
   expireApprovals(limit: number): Promise<ApprovalRecord[]>;
   /** The approvals of one step. */
   stepApprovals(taskId: string, stepId: string): Promise<ApprovalRecord[]>;
+  /** Whether any request is pending or any step parked: when not, the reconciler has nothing to settle. */
+  hasApprovalWork(): Promise<boolean>;
   /** Rejects pending requests whose task or step ended (nothing waits for them any more); returns how many. */
   closeOrphanedApprovals(): Promise<number>;
   /** Steps waiting on approvals that are all decided (a decision whose wake-up was lost). */
