@@ -9,13 +9,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Observation, ToolCallRequest } from '../brains/types.js';
-import { AppError } from '../errors.js';
 import type { Job } from '../queue/types.js';
 import type { ApprovalRecord } from '../store/types.js';
 import { approvalReason } from '../tools/approval-policy.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, dispatch, type EngineContext } from './context.js';
-import { supersedeIfReplanning } from './replanning.js';
+import { parkStep } from './replanning.js';
 import { callId, effectOf, idempotencyKey, refusal } from './tool-calls.js';
 
 /** SHA-256 of the arguments as canonical JSON (keys sorted), the hash an approval is bound to. */
@@ -85,11 +84,8 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
  */
 async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: ApprovalRecord[]): Promise<void> {
   const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
-    const current = (await w.listSteps()).find((s) => s.id === run.step.id);
-    if (current?.status !== 'running' || current.lease_owner !== ctx.workerId) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
-    const superseded = await supersedeIfReplanning(w, run.step.id);
+    const superseded = await parkStep(w, run.step.id, ctx.workerId);
     if (superseded) return superseded;
-    await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null });
     if (w.task.status === 'running') await w.updateTask({ status: 'awaiting_approval' });
     for (const a of pending) {
       await w.append({

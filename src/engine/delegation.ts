@@ -14,7 +14,7 @@ import type { ToolDescriptor } from '../tools/types.js';
 import type { AttemptRun } from './agent-loop.js';
 import type { Job } from '../queue/types.js';
 import { commit, dispatch, type EngineContext } from './context.js';
-import { supersedeIfReplanning } from './replanning.js';
+import { parkStep } from './replanning.js';
 import { promoteSteps } from './scheduling.js';
 import { planProblems } from './plan-validation.js';
 import { callId } from './tool-calls.js';
@@ -87,12 +87,9 @@ export async function delegate(ctx: EngineContext, run: AttemptRun, turn: number
     params: { delegated_turn: turn },
   }));
   const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
-    const current = (await w.listSteps()).find((s) => s.id === run.step.id);
-    if (current?.status !== 'running' || current.lease_owner !== ctx.workerId) throw new AppError('NOT_READY', `Step ${run.step.id} is no longer this worker's to run`);
-    // The plan is being revised: delegate nothing; the manager is superseded with the rest of the plan.
-    const superseded = await supersedeIfReplanning(w, run.step.id);
+    // While the plan is being revised nothing is delegated: the manager is superseded with the rest of the plan.
+    const superseded = await parkStep(w, run.step.id, ctx.workerId);
     if (superseded) return superseded;
-    await w.updateStep(run.step.id, { status: 'waiting', lease_owner: null, lease_expires_at: null });
     await w.insertChildSteps(run.step.plan_version, run.step.id, children);
     await w.append({
       type: 'delegated',

@@ -6,7 +6,7 @@
  * given what every step did. The revision may reuse completed steps' outputs by depending on them.
  * Bounded by `max_replans`; every plan is kept.
  */
-import type { ErrorInfo } from '../errors.js';
+import { AppError, type ErrorInfo } from '../errors.js';
 import type { Job } from '../queue/types.js';
 import type { ReplanReason, StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
 import type { EngineContext, TaskLimits } from './context.js';
@@ -70,15 +70,20 @@ async function beginReplanning(w: TaskWriter): Promise<Job[]> {
 }
 
 /**
- * For a step about to park (delegating, or waiting for approval) while a revision is pending: it is
- * superseded instead, and the revision starts if it was the last running step. Null when no revision
- * is pending (the step may park).
+ * Parks a running step as `waiting`, without its lease (a manager that delegated, a call waiting for
+ * approval). While a revision is pending the step is superseded instead, and the revision starts if it
+ * was the last running step: returns the jobs of that, or null when the step parked. NOT_READY when
+ * the step is no longer `owner`'s to run.
  */
-export async function supersedeIfReplanning(w: TaskWriter, stepId: string): Promise<Job[] | null> {
-  if (!w.task.replan_reason) return null;
+export async function parkStep(w: TaskWriter, stepId: string, owner: string): Promise<Job[] | null> {
   const step = (await w.listSteps()).find((s) => s.id === stepId);
-  if (step && !isFinalStep(step)) await supersede(w, step);
-  return replanIfIdle(w);
+  if (step?.status !== 'running' || step.lease_owner !== owner) throw new AppError('NOT_READY', `Step ${stepId} is no longer this worker's to run`);
+  if (w.task.replan_reason) {
+    await supersede(w, step);
+    return replanIfIdle(w);
+  }
+  await w.updateStep(stepId, { status: 'waiting', lease_owner: null, lease_expires_at: null });
+  return null;
 }
 
 async function supersede(w: TaskWriter, step: StepRecord): Promise<void> {
