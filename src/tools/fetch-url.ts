@@ -30,6 +30,7 @@ import { htmlToReadableText } from './html-text.js';
 import { createNetGuard } from './net-guard.js';
 import type { CheckedTarget, HostLookup, NetGuard } from './net-guard.js';
 import type { ToolDefinition } from './types.js';
+import { REGISTRY_GRACE_MS, withDeadline } from './deadline.js';
 
 export type { HostLookup, ResolvedAddress } from './net-guard.js';
 
@@ -434,9 +435,6 @@ async function readResponse(res: IncomingMessage, url: URL, input: FetchUrlInput
 // ---------------------------------------------------------------------------------------------
 // The tool
 
-/** Time the registry allows beyond the tool's own limit, so that the tool's clearer error wins. */
-const REGISTRY_GRACE_MS = 5_000;
-
 /**
  * Creates the `fetch_url` tool. Throws CONFIG_INVALID for an allow-list entry it cannot read.
  * @example createFetchUrlTool({ allow: ['wiki.internal'], maxBytes: 1_000_000 })
@@ -468,23 +466,13 @@ export function createFetchUrlTool(options: FetchUrlOptions = {}): ToolDefinitio
     output: fetchUrlOutputSchema,
     timeoutMs: timeoutMs + REGISTRY_GRACE_MS,
     effect: 'read_only',
-    async run(input, ctx) {
-      ctx.signal.throwIfAborted();
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const signal = AbortSignal.any([ctx.signal, deadline]);
-      try {
-        return await fetchReadable(input, guard, limits, signal);
-      } catch (err) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-        if (deadline.aborted) {
-          throw fetchFailed(`Fetching ${input.url} did not finish within ${timeoutMs} ms`, {
-            url: input.url,
-            reason: 'timeout',
-            timeout_ms: timeoutMs,
-          }, { retryable: true, cause: err });
-        }
-        throw err;
-      }
-    },
+    run: (input, ctx) =>
+      withDeadline(
+        ctx.signal,
+        timeoutMs,
+        (signal) => fetchReadable(input, guard, limits, signal),
+        (cause) =>
+          fetchFailed(`Fetching ${input.url} did not finish within ${timeoutMs} ms`, { url: input.url, reason: 'timeout', timeout_ms: timeoutMs }, { retryable: true, cause }),
+      ),
   };
 }

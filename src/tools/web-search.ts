@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { htmlFragmentToText } from './html-text.js';
 import type { ToolDefinition } from './types.js';
+import { REGISTRY_GRACE_MS, withDeadline } from './deadline.js';
 
 export type WebSearchProviderName = 'searxng' | 'brave' | 'tavily';
 
@@ -455,9 +456,6 @@ async function search(
 // ---------------------------------------------------------------------------------------------
 // The tool
 
-/** Time the registry allows beyond the tool's own limit, so that the tool's clearer error wins. */
-const REGISTRY_GRACE_MS = 5_000;
-
 /**
  * Creates the `web_search` tool for one provider. Throws CONFIG_INVALID when the provider lacks
  * its URL or key.
@@ -479,20 +477,14 @@ export function createWebSearchTool(config: WebSearchConfig): ToolDefinition<Web
     output: webSearchOutputSchema,
     timeoutMs: timeoutMs + REGISTRY_GRACE_MS,
     effect: 'read_only',
-    async run(input, ctx) {
-      ctx.signal.throwIfAborted();
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const signal = AbortSignal.any([ctx.signal, deadline]);
+    run: (input, ctx) => {
       const limit = Math.min(input.limit ?? defaultLimit, maxResults);
-      try {
-        return { provider, results: await search(provider, adapter, input.query, limit, signal) };
-      } catch (err) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-        if (deadline.aborted) {
-          throw searchFailed(provider, `${provider} did not answer within ${timeoutMs} ms`, { reason: 'timeout', timeout_ms: timeoutMs }, true, err);
-        }
-        throw err;
-      }
+      return withDeadline(
+        ctx.signal,
+        timeoutMs,
+        async (signal) => ({ provider, results: await search(provider, adapter, input.query, limit, signal) }),
+        (cause) => searchFailed(provider, `${provider} did not answer within ${timeoutMs} ms`, { reason: 'timeout', timeout_ms: timeoutMs }, true, cause),
+      );
     },
   };
 }
