@@ -19,7 +19,8 @@ import { createRunJavaScriptTool } from '../src/tools/run-javascript.js';
 import type { RunJavaScriptOutput } from '../src/tools/run-javascript.js';
 import { createRunPythonTool } from '../src/tools/run-python.js';
 import type { RunPythonOutput } from '../src/tools/run-python.js';
-import type { FileAccess, ToolContext } from '../src/tools/types.js';
+import type { ToolContext } from '../src/tools/types.js';
+import { toolContext } from './support/tool-context.js';
 
 const SECRET = `agentic-secret-${randomUUID()}`;
 process.env.AGENTIC_TEST_SECRET = SECRET;
@@ -45,24 +46,8 @@ let registry: ToolRegistry;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const host = { canaryMtime: 0, passwd: '' };
 
-/** No files; built first and then typed, so it fits FileAccess whether or not the contract has list(). */
-const noFilesAccess = {
-  get: async () => null,
-  read: async (): Promise<never> => {
-    throw new Error('no files');
-  },
-  list: async () => [],
-};
-const noFiles: FileAccess = noFilesAccess;
-
 function context(): ToolContext {
-  return {
-    signal: new AbortController().signal,
-    tenantId: 'tenant-escape',
-    idempotencyKey: 'escape',
-    files: noFiles,
-    documents: { search: async () => [] },
-  };
+  return toolContext({ tenantId: 'tenant-escape', idempotencyKey: 'escape' });
 }
 
 /** Helpers every Python case can use: raw syscalls with their errno, and syscall numbers. */

@@ -2,26 +2,13 @@ import { describe, it, expect } from 'vitest';
 import { AppError } from '../errors.js';
 import { calculatorTool, evaluateExpression } from './calculator.js';
 import { createToolRegistry } from './index.js';
-import type { ToolContext } from './types.js';
+import { appErrorOf, toolContext } from '../../test/support/tool-context.js';
 
 const registry = createToolRegistry([calculatorTool]);
 
-function context(): ToolContext {
-  return {
-    signal: new AbortController().signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: {
-      read: () => Promise.reject(new Error('no files in calculator tests')),
-      get: () => Promise.resolve(null),
-    },
-    documents: { search: () => Promise.resolve([]) },
-  };
-}
-
 async function calc(expression: string, variables?: Record<string, number>): Promise<number> {
   const args = variables ? { expression, variables } : { expression };
-  const output = (await registry.invoke('calculator', args, context())) as { expression: string; result: number };
+  const output = (await registry.invoke('calculator', args, toolContext())) as { expression: string; result: number };
   expect(output.expression).toBe(expression);
   return output.result;
 }
@@ -29,12 +16,7 @@ async function calc(expression: string, variables?: Record<string, number>): Pro
 /** The AppError an expression fails with. */
 async function failure(expression: string, variables?: Record<string, number>): Promise<AppError> {
   const args = variables ? { expression, variables } : { expression };
-  const err = await registry.invoke('calculator', args, context()).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
+  return appErrorOf(registry.invoke('calculator', args, toolContext()));
 }
 
 async function expectToolError(expression: string, message: RegExp): Promise<AppError> {

@@ -1,49 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import { AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
 import { dataProfileTool, detectDelimiter, parseDate } from './data-profile.js';
 import type { DataProfileOutput, ColumnProfile } from './data-profile.js';
 import { createToolRegistry } from './index.js';
-import type { FileAccess, StoredFile, ToolContext } from './types.js';
+import type { FileAccess, ToolContext } from './types.js';
+import { appErrorOf, memoryFiles, toolContext } from '../../test/support/tool-context.js';
 
-/** An in-memory FileAccess; `sizes` overrides the reported size, `onRead` runs before a read resolves. */
-function memoryFiles(
-  files: Record<string, string | Buffer>,
-  options: { sizes?: Record<string, number>; onRead?: () => void } = {},
-): FileAccess {
-  const meta = (id: string): StoredFile | null => {
-    const content = files[id];
-    if (content === undefined) return null;
-    const data = Buffer.from(content);
-    return {
-      id,
-      name: `${id}.csv`,
-      content_type: 'text/csv',
-      size: options.sizes?.[id] ?? data.length,
-      sha256: 'test',
-      created_at: '2025-01-01T00:00:00.000Z',
-    };
-  };
-  return {
-    async get(id) {
-      return meta(id);
-    },
-    async read(id) {
-      const m = meta(id);
-      if (!m) throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-      options.onRead?.();
-      return { ...m, data: Buffer.from(files[id] as string | Buffer) };
-    },
-  };
-}
-
-function context(files: FileAccess, signal = new AbortController().signal): ToolContext {
-  return {
-    signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files,
-    documents: { search: async () => [] },
-  };
+function context(files: FileAccess, signal?: AbortSignal): ToolContext {
+  return toolContext({ files, signal });
 }
 
 const PEOPLE = [
@@ -97,12 +61,7 @@ async function profile(args: Record<string, unknown>, files: FileAccess = memory
 }
 
 async function failure(args: Record<string, unknown>, files: FileAccess = memoryFiles(FILES)): Promise<AppError> {
-  const err = await registry.invoke('data_profile', args, context(files)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
+  return appErrorOf(registry.invoke('data_profile', args, context(files)));
 }
 
 function column(output: DataProfileOutput, name: string): ColumnProfile {

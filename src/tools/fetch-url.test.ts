@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
 import { createFetchUrlTool } from './fetch-url.js';
 import type { FetchUrlOptions, FetchUrlOutput, HostLookup, ResolvedAddress } from './fetch-url.js';
 import { ToolRegistry } from './registry.js';
-import type { ToolContext } from './types.js';
+import { appErrorOf, toolContext } from '../../test/support/tool-context.js';
 
 // ---------------------------------------------------------------------------------------------
 // A local web server standing in for the internet
@@ -165,29 +165,12 @@ function fakeDns(answers: Record<string, string[][]>): HostLookup & { calls: str
   return Object.assign(lookup, { calls });
 }
 
-function context(signal = new AbortController().signal): ToolContext {
-  return {
-    signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: { read: () => Promise.reject(new Error('unused')), get: async () => null },
-    documents: { search: async () => [] },
-  };
-}
-
 function fetcher(options: FetchUrlOptions = {}) {
   const registry = new ToolRegistry().register(createFetchUrlTool(options));
   return {
     fetch: async (args: unknown, signal?: AbortSignal) =>
-      (await registry.invoke('fetch_url', args, context(signal))) as FetchUrlOutput,
-    failure: async (args: unknown, signal?: AbortSignal): Promise<AppError> => {
-      const err = await registry.invoke('fetch_url', args, context(signal)).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(AppError);
-      return err as AppError;
-    },
+      (await registry.invoke('fetch_url', args, toolContext({ signal }))) as FetchUrlOutput,
+    failure: (args: unknown, signal?: AbortSignal): Promise<AppError> => appErrorOf(registry.invoke('fetch_url', args, toolContext({ signal }))),
   };
 }
 

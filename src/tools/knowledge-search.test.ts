@@ -3,7 +3,8 @@ import { AppError } from '../errors.js';
 import { createToolRegistry } from './index.js';
 import { knowledgeSearchTool } from './knowledge-search.js';
 import type { KnowledgeSearchOutput } from './knowledge-search.js';
-import type { DocumentIndex, Passage, ToolContext } from './types.js';
+import type { DocumentIndex, Passage } from './types.js';
+import { appErrorOf, toolContext } from '../../test/support/tool-context.js';
 
 const PASSAGES: Passage[] = [
   { document_id: 'doc-1', title: 'Refund policy', chunk: 0, text: 'Refunds are issued within 30 days.', score: 2.5 },
@@ -27,29 +28,14 @@ function fixedIndex(calls: SearchCall[], passages: Passage[] = PASSAGES): Docume
   };
 }
 
-function context(documents: DocumentIndex): ToolContext {
-  return {
-    signal: new AbortController().signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: { read: () => Promise.reject(new Error('unused')), get: async () => null },
-    documents,
-  };
-}
-
 const registry = createToolRegistry([knowledgeSearchTool]);
 
 async function search(args: unknown, documents: DocumentIndex): Promise<KnowledgeSearchOutput> {
-  return (await registry.invoke('knowledge_search', args, context(documents))) as KnowledgeSearchOutput;
+  return (await registry.invoke('knowledge_search', args, toolContext({ documents }))) as KnowledgeSearchOutput;
 }
 
 async function failure(args: unknown, documents: DocumentIndex): Promise<AppError> {
-  const err = await registry.invoke('knowledge_search', args, context(documents)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
+  return appErrorOf(registry.invoke('knowledge_search', args, toolContext({ documents })));
 }
 
 describe('knowledge_search', () => {

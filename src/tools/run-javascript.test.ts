@@ -4,32 +4,13 @@ import { runJob } from '../sandbox/quickjs-worker.js';
 import { ToolRegistry } from './registry.js';
 import { assertRunJavaScriptAvailable, createRunJavaScriptTool } from './run-javascript.js';
 import type { RunJavaScriptOutput } from './run-javascript.js';
-import type { FileAccess, ToolContext } from './types.js';
-
-/** No files; built first and then typed, so it fits FileAccess whether or not the contract has list(). */
-const noFilesAccess = {
-  get: async () => null,
-  read: async (id: string): Promise<never> => {
-    throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-  },
-  list: async () => [],
-};
-const noFiles: FileAccess = noFilesAccess;
-
-function context(signal = new AbortController().signal): ToolContext {
-  return {
-    signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: noFiles,
-    documents: { search: async () => [] },
-  };
-}
+import type { ToolContext } from './types.js';
+import { toolContext } from '../../test/support/tool-context.js';
 
 const tool = createRunJavaScriptTool({ limits: { timeoutMs: 3000, memoryMb: 16, outputChars: 1000 } });
 const registry = new ToolRegistry().register(tool);
 
-function invoke(input: unknown, ctx: ToolContext = context()): Promise<RunJavaScriptOutput> {
+function invoke(input: unknown, ctx: ToolContext = toolContext()): Promise<RunJavaScriptOutput> {
   return registry.invoke('run_javascript', input, ctx) as Promise<RunJavaScriptOutput>;
 }
 
@@ -118,7 +99,7 @@ describe('run_javascript', () => {
   it('kills the worker when the caller aborts', async () => {
     const controller = new AbortController();
     const started = Date.now();
-    const run = invoke({ code: 'for (;;) {}' }, context(controller.signal));
+    const run = invoke({ code: 'for (;;) {}' }, toolContext({ signal: controller.signal }));
     setTimeout(() => controller.abort(new AppError('CANCELLED', 'stop')), 200);
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(2500);

@@ -8,37 +8,8 @@ import { skipSandboxTests } from '../sandbox/__fixtures__/sandbox-available.js';
 import { ToolRegistry } from './registry.js';
 import { assertRunPythonAvailable, contentTypeFor, createRunPythonTool, mountName } from './run-python.js';
 import type { RunPythonOutput } from './run-python.js';
-import type { Artifact, ArtifactSink, FileAccess, StoredFile, ToolContext } from './types.js';
-
-function memoryFiles(files: Record<string, { name: string; data: string }>): FileAccess {
-  const meta = (id: string): StoredFile | null => {
-    const file = files[id];
-    if (!file) return null;
-    return {
-      id,
-      name: file.name,
-      content_type: 'text/csv',
-      size: Buffer.byteLength(file.data),
-      sha256: 'test',
-      created_at: '2025-01-01T00:00:00.000Z',
-    };
-  };
-  // Built first and then typed, so it fits FileAccess whether or not the contract has list().
-  const access = {
-    async get(id: string) {
-      return meta(id);
-    },
-    async read(id: string) {
-      const m = meta(id);
-      if (!m) throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-      return { ...m, data: Buffer.from((files[id] as { data: string }).data) };
-    },
-    async list() {
-      return Object.keys(files).map((id) => meta(id) as StoredFile);
-    },
-  };
-  return access;
-}
+import type { Artifact, ArtifactSink, ToolContext } from './types.js';
+import { memoryFiles, toolContext } from '../../test/support/tool-context.js';
 
 function memorySink(): ArtifactSink & { saved: Map<string, { data: Buffer; contentType: string }> } {
   const saved = new Map<string, { data: Buffer; contentType: string }>();
@@ -51,22 +22,10 @@ function memorySink(): ArtifactSink & { saved: Map<string, { data: Buffer; conte
   };
 }
 
-function context(options: { files?: FileAccess; artifacts?: ArtifactSink; signal?: AbortSignal } = {}): ToolContext {
-  const ctx: ToolContext = {
-    signal: options.signal ?? new AbortController().signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: options.files ?? memoryFiles({}),
-    documents: { search: async () => [] },
-  };
-  if (options.artifacts) ctx.artifacts = options.artifacts;
-  return ctx;
-}
-
 const tool = createRunPythonTool({ limits: { wallSeconds: 10, cpuSeconds: 5, memoryMb: 512 } });
 const registry = new ToolRegistry().register(tool);
 
-function invoke(input: unknown, ctx: ToolContext = context()): Promise<RunPythonOutput> {
+function invoke(input: unknown, ctx: ToolContext = toolContext()): Promise<RunPythonOutput> {
   return registry.invoke('run_python', input, ctx) as Promise<RunPythonOutput>;
 }
 
@@ -147,7 +106,7 @@ describe.skipIf(skipSandboxTests)('run_python in the sandbox', () => {
         ].join('\n'),
         files: ['f1', 'f2'],
       },
-      context({ files }),
+      toolContext({ files }),
     );
     expect(out.stderr).toBe('');
     expect(out.stdout).toBe("{'north': 17, 'south': 5}\neast,1\n");
@@ -164,7 +123,7 @@ describe.skipIf(skipSandboxTests)('run_python in the sandbox', () => {
   it('refuses files larger than the input allowance with RESOURCE_LIMIT', async () => {
     const small = createRunPythonTool({ maxInputMb: 0.001 });
     const files = memoryFiles({ big: { name: 'big.txt', data: 'x'.repeat(5000) } });
-    await expect(small.run({ code: 'print(1)', files: ['big'] }, context({ files }))).rejects.toMatchObject({
+    await expect(small.run({ code: 'print(1)', files: ['big'] }, toolContext({ files }))).rejects.toMatchObject({
       code: 'RESOURCE_LIMIT',
     });
   });
@@ -181,7 +140,7 @@ describe.skipIf(skipSandboxTests)('run_python in the sandbox', () => {
           'print(os.getcwd())',
         ].join('\n'),
       },
-      context({ artifacts: sink }),
+      toolContext({ artifacts: sink }),
     );
     expect(out.stdout).toBe('/work\n');
     expect(out.artifacts).toEqual([
@@ -236,7 +195,7 @@ describe.skipIf(skipSandboxTests)('run_python in the sandbox', () => {
     const own = new ToolRegistry().register(createRunPythonTool({ tempDir }));
     const controller = new AbortController();
     const started = Date.now();
-    const run = own.invoke('run_python', { code: 'import time\ntime.sleep(60)' }, context({ signal: controller.signal }));
+    const run = own.invoke('run_python', { code: 'import time\ntime.sleep(60)' }, toolContext({ signal: controller.signal }));
     setTimeout(() => controller.abort(new AppError('CANCELLED', 'user cancelled')), 300);
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(Date.now() - started).toBeLessThan(5000);

@@ -4,27 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSmtpSink } from '../../test/support/smtp-server.js';
 import type { SmtpSink, SmtpSinkOptions } from '../../test/support/smtp-server.js';
-import { AppError } from '../errors.js';
 import { createToolRegistry } from './index.js';
 import { createSendEmailTool, messageIdFor } from './send-email.js';
 import type { SendEmailOptions, SendEmailOutput } from './send-email.js';
 import type { ToolContext } from './types.js';
+import { appErrorOf, toolContext } from '../../test/support/tool-context.js';
 
 const FROM = 'Agentic <agent@agentic.test>';
 
-function context(key = 'task-1:step-1:attempt-1:call-0', signal = new AbortController().signal): ToolContext {
-  return {
-    signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: key,
-    files: {
-      get: async () => null,
-      read: async (id) => {
-        throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-      },
-    },
-    documents: { search: async () => [] },
-  };
+function context(key = 'task-1:step-1:attempt-1:call-0', signal?: AbortSignal): ToolContext {
+  return toolContext({ idempotencyKey: key, signal });
 }
 
 const sinks: SmtpSink[] = [];
@@ -44,17 +33,6 @@ function registryFor(options: Partial<SendEmailOptions> & { smtpUrl: string }) {
 
 async function send(options: Partial<SendEmailOptions> & { smtpUrl: string }, args: unknown, ctx = context()) {
   return (await registryFor(options).invoke('send_email', args, ctx)) as SendEmailOutput;
-}
-
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
 }
 
 /** A port nothing listens on: bound, then released. */
@@ -148,7 +126,7 @@ describe('send_email delivery', () => {
 
   it('fails permanently with the server code when the credentials are wrong, without showing them', async () => {
     const smtp = await sink({ auth: { user: 'agent', pass: 'right' } });
-    const err = await failure(
+    const err = await appErrorOf(
       send({ smtpUrl: `smtp://agent:wrong-secret@127.0.0.1:${smtp.port}` }, { to: 'a@example.com', subject: 's', text: 't' }),
     );
     expect(err.code).toBe('EMAIL_FAILED');
@@ -178,7 +156,7 @@ describe('send_email refusals', () => {
 
   it('fails permanently (not retryable) when the server refuses every recipient with 5xx', async () => {
     const smtp = await sink({ refuseRecipient: refuse });
-    const err = await failure(send({ smtpUrl: smtp.url }, { to: 'nobody@example.com', subject: 's', text: 't' }));
+    const err = await appErrorOf(send({ smtpUrl: smtp.url }, { to: 'nobody@example.com', subject: 's', text: 't' }));
     expect(err.code).toBe('EMAIL_FAILED');
     expect(err.retryable).toBe(false);
     expect(err.details).toMatchObject({ smtp_code: 550, rejected: ['nobody@example.com'] });
@@ -187,7 +165,7 @@ describe('send_email refusals', () => {
 
   it('fails as retryable when the refusal is temporary (4xx)', async () => {
     const smtp = await sink({ refuseRecipient: () => ({ code: 451, message: 'Greylisted, try again later' }) });
-    const err = await failure(send({ smtpUrl: smtp.url }, { to: 'ana@example.com', subject: 's', text: 't' }));
+    const err = await appErrorOf(send({ smtpUrl: smtp.url }, { to: 'ana@example.com', subject: 's', text: 't' }));
     expect(err.code).toBe('EMAIL_FAILED');
     expect(err.retryable).toBe(true);
     expect(err.details).toMatchObject({ smtp_code: 451 });
@@ -195,7 +173,7 @@ describe('send_email refusals', () => {
 
   it('fails permanently when the server refuses the message after DATA', async () => {
     const smtp = await sink({ refuseData: { code: 554, message: 'Message looks like spam' } });
-    const err = await failure(send({ smtpUrl: smtp.url }, { to: 'ana@example.com', subject: 's', text: 't' }));
+    const err = await appErrorOf(send({ smtpUrl: smtp.url }, { to: 'ana@example.com', subject: 's', text: 't' }));
     expect(err.code).toBe('EMAIL_FAILED');
     expect(err.retryable).toBe(false);
     expect(err.details).toMatchObject({ smtp_code: 554 });
@@ -207,7 +185,7 @@ describe('send_email connection problems', () => {
   it('fails clearly, and as retryable, when the server is down', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const err = await failure(
+    const err = await appErrorOf(
       send({ smtpUrl: `smtp://user:hunter2@127.0.0.1:${port}` }, { to: 'a@example.com', subject: 's', text: 't' }),
     );
     expect(err.code).toBe('EMAIL_FAILED');
@@ -221,7 +199,7 @@ describe('send_email connection problems', () => {
     const silent = await silentServer();
     try {
       const started = Date.now();
-      const err = await failure(
+      const err = await appErrorOf(
         send(
           { smtpUrl: `smtp://127.0.0.1:${silent.port}`, greetingTimeoutMs: 300 },
           { to: 'a@example.com', subject: 's', text: 't' },
@@ -256,7 +234,7 @@ describe('send_email connection problems', () => {
 
   it('refuses to send unencrypted when TLS is required', async () => {
     const smtp = await sink();
-    const err = await failure(
+    const err = await appErrorOf(
       send({ smtpUrl: smtp.url, requireTls: true }, { to: 'a@example.com', subject: 's', text: 't' }),
     );
     expect(err.code).toBe('EMAIL_FAILED');
@@ -286,14 +264,14 @@ describe('send_email input and configuration', () => {
       },
     ],
   ])('refuses %s with TOOL_INPUT_INVALID', async (_label, args) => {
-    const err = await failure(send({ smtpUrl }, args));
+    const err = await appErrorOf(send({ smtpUrl }, args));
     expect(err.code).toBe('TOOL_INPUT_INVALID');
   });
 
   it('refuses recipients outside the allowed domains before connecting', async () => {
     const smtp = await sink();
     const options = { smtpUrl: smtp.url, allowedDomains: ['Example.com'] };
-    const err = await failure(send(options, { to: ['ana@example.com', 'eve@evil.test'], subject: 's', text: 't' }));
+    const err = await appErrorOf(send(options, { to: ['ana@example.com', 'eve@evil.test'], subject: 's', text: 't' }));
     expect(err.code).toBe('TOOL_INPUT_INVALID');
     expect(err.details).toMatchObject({ rejected: ['eve@evil.test'] });
     expect(smtp.messages).toHaveLength(0);

@@ -8,7 +8,6 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_URL, requirePostgres, uniqueSchema } from '../../test/support/postgres.js';
-import { AppError } from '../errors.js';
 import { createToolRegistry } from './index.js';
 import {
   createSqlQueryTool,
@@ -20,47 +19,11 @@ import {
   tableNameFor,
 } from './sql-query.js';
 import type { SqlQueryOptions, SqlQueryOutput } from './sql-query.js';
-import type { FileAccess, StoredFile, ToolContext } from './types.js';
+import type { FileAccess, ToolContext } from './types.js';
+import { appErrorOf, memoryFiles, toolContext, type MemoryFile } from '../../test/support/tool-context.js';
 
-interface MemoryFile {
-  name: string;
-  content_type?: string;
-  data: string | Buffer;
-}
-
-/** An in-memory FileAccess; with `listing`, it can also list its files, as a task's file access may. */
-function memoryFiles(files: Record<string, MemoryFile>, listing = false): FileAccess {
-  const meta = (id: string): StoredFile | null => {
-    const f = files[id];
-    if (!f) return null;
-    const size = Buffer.byteLength(f.data);
-    return { id, name: f.name, content_type: f.content_type ?? 'text/csv', size, sha256: 't', created_at: '2025-01-01T00:00:00Z' };
-  };
-  const access: FileAccess & { list?: () => Promise<StoredFile[]> } = {
-    get: async (id) => meta(id),
-    read: async (id) => {
-      const m = meta(id);
-      if (!m) throw new AppError('FILE_NOT_FOUND', `No file ${id}`);
-      return { ...m, data: Buffer.from(files[id]?.data as string | Buffer) };
-    },
-  };
-  if (listing) access.list = async () => Object.keys(files).map((id) => meta(id) as StoredFile);
-  return access;
-}
-
-function context(files: FileAccess = memoryFiles({}), signal = new AbortController().signal): ToolContext {
-  return { signal, tenantId: 'tenant-1', idempotencyKey: 'k', files, documents: { search: async () => [] } };
-}
-
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
+function context(files?: FileAccess, signal?: AbortSignal): ToolContext {
+  return toolContext({ files, signal });
 }
 
 const SALES = [
@@ -159,13 +122,13 @@ describe('sql_query over uploaded files', () => {
   });
 
   it('queries every attached data file when files is omitted and the file access can list them', async () => {
-    const out = await query({ query: 'SHOW TABLES' }, context(memoryFiles(FILES, true)));
+    const out = await query({ query: 'SHOW TABLES' }, context(memoryFiles(FILES, { listing: true })));
     expect(out.tables?.map((t) => t.name)).toEqual(['sales', 'regions_2024', 'events']);
     expect(out.rows.flat().sort()).toEqual(['events', 'regions_2024', 'sales']);
   });
 
   it('points at "files" when a table is missing and nothing was loaded', async () => {
-    const err = await failure(query({ query: 'SELECT * FROM sales' }));
+    const err = await appErrorOf(query({ query: 'SELECT * FROM sales' }));
     expect(err.code).toBe('SQL_ERROR');
     expect(err.message).toMatch(/Catalog Error: Table with name sales does not exist.*pass file ids in "files"/s);
   });
@@ -205,16 +168,16 @@ describe('sql_query over uploaded files', () => {
   });
 
   it('reports bad SQL with the engine message', async () => {
-    const err = await failure(query({ query: 'SELEC 1', files: [] }));
+    const err = await appErrorOf(query({ query: 'SELEC 1', files: [] }));
     expect(err.code).toBe('SQL_ERROR');
     expect(err.message).toMatch(/Parser Error: syntax error at or near "SELEC"/);
-    const binder = await failure(query({ query: 'SELECT nope FROM sales', files: ['f_sales'] }));
+    const binder = await appErrorOf(query({ query: 'SELECT nope FROM sales', files: ['f_sales'] }));
     expect(binder.code).toBe('SQL_ERROR');
     expect(binder.message).toMatch(/Binder Error/);
   });
 
   it('refuses more than one statement', async () => {
-    const err = await failure(query({ query: 'SELECT 1; SELECT 2', files: [] }));
+    const err = await appErrorOf(query({ query: 'SELECT 1; SELECT 2', files: [] }));
     expect(err.code).toBe('SQL_ERROR');
     expect(err.message).toMatch(/exactly one statement.*has 2/);
     const trailing = await query({ query: 'SELECT 1 AS one; -- done\n', files: [] });
@@ -222,15 +185,15 @@ describe('sql_query over uploaded files', () => {
   });
 
   it('fails for unknown and unsupported files', async () => {
-    const missing = await failure(query({ query: 'SELECT 1', files: ['nope'] }));
+    const missing = await appErrorOf(query({ query: 'SELECT 1', files: ['nope'] }));
     expect(missing.code).toBe('FILE_NOT_FOUND');
-    const pdf = await failure(query({ query: 'SELECT 1', files: ['f_report'] }));
+    const pdf = await appErrorOf(query({ query: 'SELECT 1', files: ['f_report'] }));
     expect(pdf.code).toBe('TOOL_ERROR');
     expect(pdf.message).toMatch(/report\.pdf.*not CSV, JSON or Parquet/);
-    const big = await failure(query({ query: 'SELECT 1', files: ['f_sales'] }, undefined, { maxFileBytes: 10 }));
+    const big = await appErrorOf(query({ query: 'SELECT 1', files: ['f_sales'] }, undefined, { maxFileBytes: 10 }));
     expect(big.code).toBe('TOOL_ERROR');
     const broken = memoryFiles({ bad: { name: 'broken.json', content_type: 'application/json', data: '{not json' } });
-    const unreadable = await failure(query({ query: 'SELECT 1', files: ['bad'] }, context(broken)));
+    const unreadable = await appErrorOf(query({ query: 'SELECT 1', files: ['bad'] }, context(broken)));
     expect(unreadable.code).toBe('SQL_ERROR');
     expect(unreadable.message).toMatch(/^File "broken.json" could not be read as json: .*Malformed JSON in file "broken.json"/);
     expect(unreadable.message).not.toContain('agentic-sql-');
@@ -238,7 +201,7 @@ describe('sql_query over uploaded files', () => {
 
   it('stops a long query at the statement timeout', async () => {
     const started = Date.now();
-    const err = await failure(
+    const err = await appErrorOf(
       query(
         { query: 'SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b', files: [] },
         undefined,
@@ -266,7 +229,7 @@ describe('sql_query over uploaded files', () => {
     const parent = await mkdtemp(join(tmpdir(), 'sql-query-parent-'));
     try {
       await query({ query: 'SELECT count(*) FROM sales', files: ['f_sales'] }, undefined, { tempDir: parent });
-      await failure(query({ query: 'SELECT broken FROM sales', files: ['f_sales'] }, undefined, { tempDir: parent }));
+      await appErrorOf(query({ query: 'SELECT broken FROM sales', files: ['f_sales'] }, undefined, { tempDir: parent }));
       expect(await readdir(parent)).toEqual([]);
     } finally {
       await rm(parent, { recursive: true, force: true });
@@ -296,7 +259,7 @@ describe('sql_query keeps DuckDB away from the host', () => {
   ] as const;
 
   it.each(refused)('refuses %s with SQL_READ_ONLY', async (_label, sql) => {
-    const err = await failure(query({ query: sql, files: ['f_sales'] }));
+    const err = await appErrorOf(query({ query: sql, files: ['f_sales'] }));
     expect(err.code).toBe('SQL_READ_ONLY');
     expect(existsSync('/tmp/agentic-sql-copy-test.csv')).toBe(false);
     expect(existsSync('/tmp/agentic-sql-export-test')).toBe(false);
@@ -317,7 +280,7 @@ describe('sql_query keeps DuckDB away from the host', () => {
         `SELECT * FROM read_csv('http://127.0.0.1:${port}/data.csv')`,
         `SELECT * FROM read_parquet('http://127.0.0.1:${port}/data.parquet')`,
       ]) {
-        const err = await failure(query({ query: sql, files: [] }));
+        const err = await appErrorOf(query({ query: sql, files: [] }));
         expect(err.code).toBe('SQL_READ_ONLY');
       }
       expect(requests).toBe(0);
@@ -525,7 +488,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
     ['COMMIT', `COMMIT`],
   ])('refuses %s with SQL_READ_ONLY', async (_label, template) => {
     const before = await snapshot();
-    const err = await failure(pgQuery(template.replace('%s', schema)));
+    const err = await appErrorOf(pgQuery(template.replace('%s', schema)));
     expect(err.code).toBe('SQL_READ_ONLY');
     expect(await snapshot()).toEqual(before);
   });
@@ -540,7 +503,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
     ['nextval()', `SELECT nextval('%s.ids')`, '25006'],
   ])('relies on the database to refuse %s (SQL_READ_ONLY)', async (_label, template, sqlstate) => {
     const before = await snapshot();
-    const err = await failure(pgQuery(template.replaceAll('%s', schema)));
+    const err = await appErrorOf(pgQuery(template.replaceAll('%s', schema)));
     expect(err.code).toBe('SQL_READ_ONLY');
     expect(err.details).toMatchObject({ source: 'shop', sqlstate });
     expect(await snapshot()).toEqual(before);
@@ -548,7 +511,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
 
   it('refuses a second statement, even one the database would refuse anyway', async () => {
     const before = await snapshot();
-    const err = await failure(pgQuery(`SELECT 1; DROP TABLE ${schema}.items`));
+    const err = await appErrorOf(pgQuery(`SELECT 1; DROP TABLE ${schema}.items`));
     expect(err.code).toBe('SQL_ERROR');
     expect(err.message).toMatch(/exactly one statement/);
     expect(await snapshot()).toEqual(before);
@@ -556,7 +519,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
 
   it('stops a slow query at the statement timeout with a clear error', async () => {
     const started = Date.now();
-    const err = await failure(pgQuery('SELECT pg_sleep(10)', {}, { statementTimeoutMs: 300 }));
+    const err = await appErrorOf(pgQuery('SELECT pg_sleep(10)', {}, { statementTimeoutMs: 300 }));
     expect(err.code).toBe('SQL_ERROR');
     expect(err.message).toBe('Query was cancelled after the statement timeout of 300 ms');
     expect(err.details).toMatchObject({ sqlstate: '57014', timeout_ms: 300 });
@@ -586,31 +549,31 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
   });
 
   it('reports bad SQL with the database message, position and SQLSTATE', async () => {
-    const missing = await failure(pgQuery(`SELECT * FROM ${schema}.nope`));
+    const missing = await appErrorOf(pgQuery(`SELECT * FROM ${schema}.nope`));
     expect(missing.code).toBe('SQL_ERROR');
     expect(missing.message).toBe(`relation "${schema}.nope" does not exist`);
     expect(missing.details).toMatchObject({ sqlstate: '42P01', position: 15 });
-    const syntax = await failure(pgQuery('SELECT FROM WHERE'));
+    const syntax = await appErrorOf(pgQuery('SELECT FROM WHERE'));
     expect(syntax.code).toBe('SQL_ERROR');
     expect(syntax.details).toMatchObject({ sqlstate: '42601', position: 13 });
-    const typo = await failure(pgQuery('SELEC 1'));
+    const typo = await appErrorOf(pgQuery('SELEC 1'));
     expect(typo.code).toBe('SQL_ERROR');
     expect(typo.message).toBe('syntax error at or near "SELEC"');
   });
 
   it('rejects an unknown source, and files with a database source', async () => {
     const registry = pgTool();
-    const unknown = await failure(registry.invoke('sql_query', { query: 'SELECT 1', source: 'nope' }, context()));
+    const unknown = await appErrorOf(registry.invoke('sql_query', { query: 'SELECT 1', source: 'nope' }, context()));
     expect(unknown.code).toBe('TOOL_INPUT_INVALID');
-    const direct = await failure(createSqlQueryTool().run({ query: 'SELECT 1', source: 'nope' }, context()));
+    const direct = await appErrorOf(createSqlQueryTool().run({ query: 'SELECT 1', source: 'nope' }, context()));
     expect(direct.code).toBe('TOOL_INPUT_INVALID');
     expect(direct.message).toBe('Unknown source "nope"; available: files');
-    const files = await failure(pgQuery('SELECT 1', { files: ['f_sales'] }));
+    const files = await appErrorOf(pgQuery('SELECT 1', { files: ['f_sales'] }));
     expect(files.code).toBe('TOOL_INPUT_INVALID');
   });
 
   it('refuses a superuser connection unless the source allows it', async () => {
-    const err = await failure(pgTool().invoke('sql_query', { query: 'SELECT 1', source: 'root' }, context()));
+    const err = await appErrorOf(pgTool().invoke('sql_query', { query: 'SELECT 1', source: 'root' }, context()));
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toMatch(/superuser/);
     const allowed = createSqlQueryTool({ sources: [{ name: 'root', url: POSTGRES_URL, allowSuperuser: true }] });
@@ -620,7 +583,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
 
   it('fails as retryable when the database cannot be reached, without showing the password', async () => {
     const tool = createSqlQueryTool({ sources: [{ name: 'down', url: 'postgres://u:s3cret@127.0.0.1:1/db' }], connectTimeoutMs: 2000 });
-    const err = await failure(tool.run({ query: 'SELECT 1', source: 'down' }, context()));
+    const err = await appErrorOf(tool.run({ query: 'SELECT 1', source: 'down' }, context()));
     expect(err.code).toBe('TOOL_FAILED');
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/Could not query source "down"/);
@@ -629,7 +592,7 @@ describe.runIf(postgresAvailable)('sql_query over PostgreSQL', () => {
 
   it('leaves no transaction or session behind', async () => {
     await pgQuery('SELECT 1');
-    await failure(pgQuery('SELECT nope'));
+    await appErrorOf(pgQuery('SELECT nope'));
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1`, [role]);
     // Sessions close when the call ends; give the server a moment to reap them.
     let n = rows[0].n as number;

@@ -2,9 +2,9 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
 import { ToolRegistry } from './registry.js';
-import type { ToolContext } from './types.js';
+import { appErrorOf, toolContext } from '../../test/support/tool-context.js';
 import {
   createConfiguredWebSearchTool,
   createWebSearchTool,
@@ -247,16 +247,6 @@ beforeEach(() => {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function context(signal = new AbortController().signal): ToolContext {
-  return {
-    signal,
-    tenantId: 'tenant-1',
-    idempotencyKey: 'key-1',
-    files: { read: () => Promise.reject(new Error('unused')), get: async () => null },
-    documents: { search: async () => [] },
-  };
-}
-
 function configs(): Record<'searxng' | 'brave' | 'tavily', WebSearchConfig> {
   return {
     searxng: { provider: 'searxng', baseUrl: `${base}/searxng/` },
@@ -269,15 +259,8 @@ function searcher(config: WebSearchConfig) {
   const registry = new ToolRegistry().register(createWebSearchTool(config));
   return {
     search: async (args: unknown, signal?: AbortSignal) =>
-      (await registry.invoke('web_search', args, context(signal))) as WebSearchOutput,
-    failure: async (args: unknown, signal?: AbortSignal): Promise<AppError> => {
-      const err = await registry.invoke('web_search', args, context(signal)).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(AppError);
-      return err as AppError;
-    },
+      (await registry.invoke('web_search', args, toolContext({ signal }))) as WebSearchOutput,
+    failure: (args: unknown, signal?: AbortSignal): Promise<AppError> => appErrorOf(registry.invoke('web_search', args, toolContext({ signal }))),
   };
 }
 
