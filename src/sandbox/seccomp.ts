@@ -81,6 +81,21 @@ const DENIED = [
 
 type SyscallName = (typeof DENIED)[number] | 'clone' | 'clone3';
 
+/** Syscalls added since Linux 5.1 have one number on every architecture. */
+const UNIFIED = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  mount_setattr: 442,
+} as const satisfies Partial<Record<SyscallName, number>>;
+
 /** Syscall numbers; a name missing from an architecture's table does not exist there. */
 const NUMBERS: Record<SeccompArch, Partial<Record<SyscallName, number>>> = {
   x64: {
@@ -115,16 +130,7 @@ const NUMBERS: Record<SeccompArch, Partial<Record<SyscallName, number>>> = {
     name_to_handle_at: 303,
     syslog: 103,
     personality: 135,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    mount_setattr: 442,
+    ...UNIFIED,
     settimeofday: 164,
     clock_settime: 227,
     clock_adjtime: 305,
@@ -135,7 +141,6 @@ const NUMBERS: Record<SeccompArch, Partial<Record<SyscallName, number>>> = {
     ioperm: 173,
     modify_ldt: 154,
     clone: 56,
-    clone3: 435,
   },
   arm64: {
     ptrace: 117,
@@ -169,16 +174,7 @@ const NUMBERS: Record<SeccompArch, Partial<Record<SyscallName, number>>> = {
     name_to_handle_at: 264,
     syslog: 116,
     personality: 92,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    mount_setattr: 442,
+    ...UNIFIED,
     settimeofday: 170,
     clock_settime: 112,
     clock_adjtime: 266,
@@ -186,7 +182,6 @@ const NUMBERS: Record<SeccompArch, Partial<Record<SyscallName, number>>> = {
     vhangup: 58,
     lookup_dcookie: 18,
     clone: 220,
-    clone3: 435,
   },
 };
 

@@ -19,6 +19,7 @@ import type {
   ClaimResult,
   LedgerEntry,
   NewTask,
+  PlanRecord,
   ReplanReason,
   StepPatch,
   StepRecord,
@@ -212,14 +213,8 @@ interface UsageRow extends UsageRecord {
   task_id: string;
 }
 
-interface PlanRow {
-  task_id: string;
-  version: number;
-  brain: string;
-  rationale: string;
-  steps: PlannedStep[];
-  reason: ReplanReason | null;
-}
+/** A plan as the batch inserts it (the database sets created_at). */
+type PlanRow = Omit<PlanRecord, 'created_at'>;
 
 const stepKey = (taskId: string, stepId: string) => `${taskId}\u0000${stepId}`;
 const turnKey = (t: { task_id: string; step_id: string; turn: number }) => `${t.task_id}\u0000${t.step_id}\u0000${t.turn}`;
