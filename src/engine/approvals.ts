@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Observation, ToolCallRequest } from '../brains/types.js';
 import type { Job } from '../queue/types.js';
-import type { ApprovalRecord } from '../store/types.js';
+import type { ApprovalRecord, NewApproval } from '../store/types.js';
 import { approvalReason } from '../tools/approval-policy.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, dispatch, type EngineContext } from './context.js';
@@ -31,6 +31,21 @@ function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** A request for one call: bound to its ledger key and argument hash, expiring per the policy. */
+export function approvalRequest(
+  ctx: EngineContext,
+  call: Pick<NewApproval, 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'rule'>,
+): NewApproval {
+  return {
+    ...call,
+    id: randomUUID(),
+    args: call.args ?? null,
+    args_hash: argsHash(call.args),
+    expires_at: new Date(Date.now() + ctx.approvals.ttlMs).toISOString(),
+    default_decision: ctx.approvals.defaultDecision,
+  };
+}
+
 /** Why a call needs approval, or null. Unknown tools and refused calls are not asked about: they never run. */
 export function needsApproval(ctx: EngineContext, run: AttemptRun, call: ToolCallRequest): string | null {
   if (!ctx.tools.has(call.tool) || refusal(run, call.tool)) return null;
@@ -45,24 +60,21 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
   const rejected = new Map<number, Observation>();
   const asked = calls.map((call, index) => ({ call, index, reason: needsApproval(ctx, run, call) })).filter((x) => x.reason !== null);
   if (asked.length === 0) return rejected;
-  const expires_at = new Date(Date.now() + ctx.approvals.ttlMs).toISOString();
   const approvals = await Promise.all(
     asked.map(({ call, index, reason }) =>
-      ctx.store.requestApproval({
-        id: randomUUID(),
-        tenant_id: run.task.tenant_id,
-        task_id: run.task.id,
-        step_id: run.step.id,
-        turn,
-        call_index: index,
-        idempotency_key: idempotencyKey(run, turn, index),
-        tool: call.tool,
-        args: call.args ?? null,
-        args_hash: argsHash(call.args),
-        rule: reason,
-        expires_at,
-        default_decision: ctx.approvals.defaultDecision,
-      }),
+      ctx.store.requestApproval(
+        approvalRequest(ctx, {
+          tenant_id: run.task.tenant_id,
+          task_id: run.task.id,
+          step_id: run.step.id,
+          turn,
+          call_index: index,
+          idempotency_key: idempotencyKey(run, turn, index),
+          tool: call.tool,
+          args: call.args,
+          rule: reason,
+        }),
+      ),
     ),
   );
   const pending = approvals.filter((a) => a.status === 'pending');
@@ -159,11 +171,9 @@ export async function settleApprovals(ctx: EngineContext): Promise<number> {
   // One cheap look first: most passes of most services have nothing waiting on a person.
   if (!(await ctx.store.hasApprovalWork())) return 0;
   await ctx.store.closeOrphanedApprovals();
-  const expired = await ctx.store.expireApprovals(100);
+  await ctx.store.expireApprovals(100);
+  // Steps whose requests just expired are among these, with any whose wake-up was lost.
   const waits = await ctx.store.findDecidedWaits(100);
-  const steps = new Map<string, { task_id: string; step_id: string }>();
-  for (const a of expired) if (a.task_id && a.step_id) steps.set(`${a.task_id} ${a.step_id}`, { task_id: a.task_id, step_id: a.step_id });
-  for (const w of waits) steps.set(`${w.task_id} ${w.step_id}`, w);
-  for (const s of steps.values()) await wakeAfterDecisions(ctx, s.task_id, s.step_id);
-  return steps.size;
+  for (const w of waits) await wakeAfterDecisions(ctx, w.task_id, w.step_id);
+  return waits.length;
 }

@@ -9,7 +9,7 @@ import { AppError, toAppError, type ErrorInfo } from '../errors.js';
 import type { ApprovalRecord } from '../store/types.js';
 import { approvalReason } from '../tools/approval-policy.js';
 import type { ToolEffect } from '../tools/types.js';
-import { argsHash } from './approvals.js';
+import { approvalRequest, argsHash } from './approvals.js';
 import type { EngineContext } from './context.js';
 import { taskFiles } from './tool-calls.js';
 
@@ -57,21 +57,9 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
   const recorded = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs);
   if (recorded) return recorded;
   if (reason) {
-    const approval = await ctx.store.requestApproval({
-      id: randomUUID(),
-      tenant_id: call.tenantId,
-      task_id: null,
-      step_id: null,
-      turn: null,
-      call_index: null,
-      idempotency_key: key,
-      tool: tool.name,
-      args: call.args ?? null,
-      args_hash: argsHash(call.args),
-      rule: reason,
-      expires_at: new Date(Date.now() + ctx.approvals.ttlMs).toISOString(),
-      default_decision: ctx.approvals.defaultDecision,
-    });
+    const approval = await ctx.store.requestApproval(
+      approvalRequest(ctx, { tenant_id: call.tenantId, task_id: null, step_id: null, turn: null, call_index: null, idempotency_key: key, tool: tool.name, args: call.args, rule: reason }),
+    );
     if (approval.status === 'pending') return { status: 'awaiting_approval', approval };
     if (approval.status === 'rejected') {
       throw new AppError('APPROVAL_REJECTED', `${tool.name} was not approved${approval.reason ? `: ${approval.reason}` : ''}`, {
