@@ -12,15 +12,15 @@ export function isFinalStep(step: Pick<StepRecord, 'status'>): boolean {
 }
 
 /**
- * Steps to promote to ready: pending steps whose dependencies all completed, in plan order, no more
- * than the task's parallelism allows beside those already ready or running.
+ * Steps to promote to ready: pending steps of plan `version` whose dependencies all completed (in any
+ * version), in plan order, no more than the task's parallelism allows beside those already ready or running.
  */
-export function stepsToPromote(steps: StepRecord[], maxParallel: number, version?: number): StepRecord[] {
+function stepsToPromote(steps: StepRecord[], maxParallel: number, version: number): StepRecord[] {
   const status = new Map(steps.map((s) => [s.id, s.status]));
   const active = steps.filter((s) => s.status === 'ready' || s.status === 'running').length;
   const room = Math.max(0, maxParallel - active);
   return steps
-    .filter((s) => s.status === 'pending' && (version === undefined || s.plan_version === version) && s.depends_on.every((d) => status.get(d) === 'completed'))
+    .filter((s) => s.status === 'pending' && s.plan_version === version && s.depends_on.every((d) => status.get(d) === 'completed'))
     .slice(0, room);
 }
 
