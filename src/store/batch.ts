@@ -417,7 +417,7 @@ export class BatchState {
   async flush(): Promise<void> {
     const turns = [...this.turns.values()];
     const calls = [...this.calls.values()];
-    const parts: Array<[string, object[]]> = [
+    const parts: Array<[SetStatement, object[]]> = [
       [PLANS_INSERT, this.plans],
       [STEPS_INSERT, [...this.newSteps].map((k) => this.steps.get(k)!)],
       [STEPS_UPDATE, [...this.dirtySteps].filter((k) => !this.newSteps.has(k)).map((k) => this.steps.get(k)!)],
@@ -434,8 +434,7 @@ export class BatchState {
     ];
     const used = parts.filter(([, rows]) => rows.length > 0);
     if (used.length === 0) return;
-    // Each statement reads its rows from $1; in the combined statement, part i reads from $i.
-    const ctes = used.map(([sql], i) => `w${i} AS (${sql.trim().replaceAll('$1::jsonb', `$${i + 1}::jsonb`)})`);
+    const ctes = used.map(([sql, rows], i) => `w${i} AS (${sql(i + 1, rows.length).trim()})`);
     await this.q.query(`WITH ${ctes.join(',\n')} SELECT 1`, used.map(([, rows]) => JSON.stringify(rows)));
   }
 }
@@ -677,14 +676,30 @@ function stripUndefined<T extends object>(patch: T): Partial<T> {
 }
 
 
-// The set-based statements. Each takes one parameter: a JSON array of rows.
+// The set-based statements. Each reads its rows from one parameter: a JSON array of rows.
 
-const PLANS_INSERT = `
+/** A set-based statement: its SQL, given the number of its parameter and how many rows it holds. */
+type SetStatement = (param: number, count: number) => string;
+
+/**
+ * `jsonb_to_recordset` is estimated at 100 rows whatever it holds, which makes the planner scan and
+ * hash a whole table to update a few of its rows, a cost that grows with the table. A LIMIT with the
+ * real count gives it the estimate that picks the primary-key index.
+ */
+function setStatement(build: (rows: (columns: string) => string) => string): SetStatement {
+  return (param, count) =>
+    build((columns) => `(SELECT * FROM jsonb_to_recordset($${param}::jsonb) AS r(${columns}) LIMIT ${count}) AS x`);
+}
+
+const PLANS_INSERT = setStatement(
+  (rows) => `
 INSERT INTO plans (task_id, version, brain, rationale, steps, reason)
 SELECT x.task_id, x.version, x.brain, x.rationale, x.steps, x.reason
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, version int, brain text, rationale text, steps jsonb, reason jsonb)`;
+  FROM ${rows(`task_id text, version int, brain text, rationale text, steps jsonb, reason jsonb`)}`,
+);
 
-const STEPS_INSERT = `
+const STEPS_INSERT = setStatement(
+  (rows) => `
 INSERT INTO steps (task_id, id, tenant_id, plan_version, parent_id, position, agent, title, instruction, depends_on, tools, success_criteria, params,
                    status, attempt, iterations, output, error, created_at, ready_at, started_at, completed_at, lease_owner,
                    lease_expires_at)
@@ -692,68 +707,85 @@ SELECT x.task_id, x.id, t.tenant_id, x.plan_version, x.parent_id, x.position, x.
        ARRAY(SELECT jsonb_array_elements_text(x.depends_on)), ARRAY(SELECT jsonb_array_elements_text(x.tools)),
        x.success_criteria, x.params, x.status, x.attempt, x.iterations, x.output, x.error, x.created_at, x.ready_at,
        x.started_at, x.completed_at, x.lease_owner, x.lease_expires_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, plan_version int, parent_id text, position int, agent text, title text,
+  FROM ${rows(`task_id text, id text, plan_version int, parent_id text, position int, agent text, title text,
        instruction text, depends_on jsonb, tools jsonb, success_criteria jsonb, params jsonb, status text, attempt int,
        iterations int, output jsonb, error jsonb, created_at timestamptz, ready_at timestamptz, started_at timestamptz,
-       completed_at timestamptz, lease_owner text, lease_expires_at timestamptz)
-  JOIN tasks t ON t.id = x.task_id`;
+       completed_at timestamptz, lease_owner text, lease_expires_at timestamptz`)}
+  JOIN tasks t ON t.id = x.task_id`,
+);
 
-const STEPS_UPDATE = `
+const STEPS_UPDATE = setStatement(
+  (rows) => `
 UPDATE steps s SET status = x.status, attempt = x.attempt, iterations = x.iterations, output = x.output, error = x.error,
        ready_at = x.ready_at, started_at = x.started_at, completed_at = x.completed_at, lease_owner = x.lease_owner,
        lease_expires_at = x.lease_expires_at, reserved_tokens = x.reserved_tokens, reserved_usd = x.reserved_usd
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, id text, status text, attempt int, iterations int,
+  FROM ${rows(`task_id text, id text, status text, attempt int, iterations int,
        output jsonb, error jsonb, ready_at timestamptz, started_at timestamptz, completed_at timestamptz,
-       lease_owner text, lease_expires_at timestamptz, reserved_tokens int, reserved_usd float8)
- WHERE s.task_id = x.task_id AND s.id = x.id`;
+       lease_owner text, lease_expires_at timestamptz, reserved_tokens int, reserved_usd float8`)}
+ WHERE s.task_id = x.task_id AND s.id = x.id`,
+);
 
-const TURNS_INSERT = `
+const TURNS_INSERT = setStatement(
+  (rows) => `
 INSERT INTO turns (task_id, step_id, attempt, turn, decision, observations, completed_at)
 SELECT x.task_id, x.step_id, x.attempt, x.turn, x.decision, x.observations, x.completed_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, decision jsonb,
-       observations jsonb, completed_at timestamptz)`;
+  FROM ${rows(`task_id text, step_id text, attempt int, turn int, decision jsonb,
+       observations jsonb, completed_at timestamptz`)}`,
+);
 
-const TURNS_UPDATE = `
+const TURNS_UPDATE = setStatement(
+  (rows) => `
 UPDATE turns t SET observations = x.observations, completed_at = x.completed_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, turn int, observations jsonb, completed_at timestamptz)
- WHERE t.task_id = x.task_id AND t.step_id = x.step_id AND t.turn = x.turn`;
+  FROM ${rows(`task_id text, step_id text, turn int, observations jsonb, completed_at timestamptz`)}
+ WHERE t.task_id = x.task_id AND t.step_id = x.step_id AND t.turn = x.turn`,
+);
 
-const CALLS_INSERT = `
+const CALLS_INSERT = setStatement(
+  (rows) => `
 INSERT INTO tool_calls (idempotency_key, task_id, step_id, attempt, turn, call_index, tool, effect, args, status, result,
                         error, started_at, finished_at, duration_ms)
 SELECT x.idempotency_key, x.task_id, x.step_id, x.attempt, x.turn, x.call_index, x.tool, x.effect, COALESCE(x.args, 'null'),
        x.status, x.result, x.error, x.started_at, x.finished_at, x.duration_ms
-  FROM jsonb_to_recordset($1::jsonb) AS x(idempotency_key text, task_id text, step_id text, attempt int, turn int,
+  FROM ${rows(`idempotency_key text, task_id text, step_id text, attempt int, turn int,
        call_index int, tool text, effect text, args jsonb, status text, result jsonb, error jsonb, started_at timestamptz,
-       finished_at timestamptz, duration_ms int)`;
+       finished_at timestamptz, duration_ms int`)}`,
+);
 
-const CALLS_UPDATE = `
+const CALLS_UPDATE = setStatement(
+  (rows) => `
 UPDATE tool_calls c SET status = x.status, result = x.result, error = x.error, finished_at = x.finished_at,
        duration_ms = x.duration_ms
-  FROM jsonb_to_recordset($1::jsonb) AS x(idempotency_key text, status text, result jsonb, error jsonb,
-       finished_at timestamptz, duration_ms int)
- WHERE c.idempotency_key = x.idempotency_key`;
+  FROM ${rows(`idempotency_key text, status text, result jsonb, error jsonb,
+       finished_at timestamptz, duration_ms int`)}
+ WHERE c.idempotency_key = x.idempotency_key`,
+);
 
-const USAGE_INSERT = `
+const USAGE_INSERT = setStatement(
+  (rows) => `
 INSERT INTO usage (task_id, step_id, attempt, turn, purpose, model, input_tokens, output_tokens, cached_tokens, cost_usd)
 SELECT x.task_id, x.step_id, x.attempt, x.turn, x.purpose, x.model, x.input_tokens, x.output_tokens, x.cached_tokens,
        x.cost_usd
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, step_id text, attempt int, turn int, purpose text, model text,
-       input_tokens int, output_tokens int, cached_tokens int, cost_usd float8)`;
+  FROM ${rows(`task_id text, step_id text, attempt int, turn int, purpose text, model text,
+       input_tokens int, output_tokens int, cached_tokens int, cost_usd float8`)}`,
+);
 
-const EVENTS_INSERT = `
+const EVENTS_INSERT = setStatement(
+  (rows) => `
 INSERT INTO events (task_id, seq, type, step_id, data, created_at)
 SELECT x.task_id, x.seq, x.type, x.step_id, x.data, x.created_at
-  FROM jsonb_to_recordset($1::jsonb) AS x(task_id text, seq int, type text, step_id text, data jsonb, created_at timestamptz)`;
+  FROM ${rows(`task_id text, seq int, type text, step_id text, data jsonb, created_at timestamptz`)}`,
+);
 
-const TASKS_UPDATE = `
+const TASKS_UPDATE = setStatement(
+  (rows) => `
 UPDATE tasks t SET status = x.status, final_output = x.final_output, error = x.error, plan_version = x.plan_version,
        brain = x.brain, updated_at = x.updated_at, queued_at = x.queued_at,
        started_at = x.started_at, completed_at = x.completed_at, deadline_at = x.deadline_at,
        lease_owner = x.lease_owner, lease_expires_at = x.lease_expires_at, reserved_tokens = x.reserved_tokens,
        reserved_usd = x.reserved_usd, replan_reason = x.replan_reason
-  FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, final_output text, error jsonb, plan_version int,
+  FROM ${rows(`id text, status text, final_output text, error jsonb, plan_version int,
        brain text, updated_at timestamptz, queued_at timestamptz, started_at timestamptz,
        completed_at timestamptz, deadline_at timestamptz, lease_owner text, lease_expires_at timestamptz,
-       reserved_tokens int, reserved_usd float8, replan_reason jsonb)
- WHERE t.id = x.id`;
+       reserved_tokens int, reserved_usd float8, replan_reason jsonb`)}
+ WHERE t.id = x.id`,
+);
