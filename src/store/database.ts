@@ -4,10 +4,10 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { AppError } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { PgliteThread } from './pglite-thread.js';
 
 export type Row = Record<string, unknown>;
 
@@ -90,7 +90,7 @@ export class PostgresDatabase implements Database {
 
 export class PgliteDatabase implements Database {
   readonly engine = 'pglite' as const;
-  readonly #db: PGlite;
+  readonly #db: PgliteThread;
 
   readonly #lock: string | undefined;
 
@@ -100,12 +100,13 @@ export class PgliteDatabase implements Database {
       mkdirSync(dataDir, { recursive: true });
       this.#lock = lockDataDir(dataDir);
     }
-    this.#db = new PGlite(dataDir);
+    // On its own thread, so that statements do not stall the event loop (see pglite-thread.ts).
+    this.#db = new PgliteThread(dataDir);
   }
 
   async query<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
     try {
-      return (await this.#db.query<R>(sql, params)).rows;
+      return await this.#db.query<R>(sql, params);
     } catch (err) {
       throw wrapDriverError(err);
     }
@@ -114,7 +115,7 @@ export class PgliteDatabase implements Database {
   async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     try {
       return await this.#db.transaction(async (tx) =>
-        fn({ query: async <R extends Row>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows }),
+        fn({ query: <R extends Row>(sql: string, params: unknown[] = []) => tx.query<R>(sql, params) }),
       );
     } catch (err) {
       throw wrapDriverError(err);
@@ -130,7 +131,7 @@ export class PgliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    if (!this.#db.closed) await this.#db.close();
+    await this.#db.close();
     if (this.#lock) rmSync(this.#lock, { force: true });
   }
 }

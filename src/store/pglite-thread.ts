@@ -1,0 +1,188 @@
+/**
+ * PGlite on its own thread. PGlite is PostgreSQL compiled to WebAssembly: every statement runs
+ * synchronously on the thread that owns it. Owned by the service's main thread, a batch statement
+ * of several milliseconds stalls HTTP, streams and timers for as long; on a worker thread the
+ * database runs beside them, on another core when there is one, and the event loop stays free.
+ *
+ * The thread holds the one PGlite instance; the main thread sends it statements and transaction
+ * boundaries as messages. A transaction is opened on the thread with PGlite's own `transaction`,
+ * which keeps every other statement out until it ends, exactly as when PGlite is called directly.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+type Row = Record<string, unknown>;
+
+type Request =
+  | { op: 'query'; sql: string; params: unknown[]; tx?: number }
+  | { op: 'exec'; sql: string; tx?: number }
+  | { op: 'begin' }
+  | { op: 'end'; tx: number; commit: boolean }
+  | { op: 'close' };
+
+type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: Record<string, unknown> };
+
+export interface PgliteSession {
+  query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
+  exec(sql: string): Promise<void>;
+}
+
+/**
+ * The thread's program (CommonJS, evaluated as given so that it loads the same way under tsx, the
+ * test runner and the compiled build). `end` settles the transaction callback; PGlite then commits
+ * or rolls back and the reply goes to the `end` message.
+ */
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { PGlite } = require(workerData.module);
+const { dataDir, pgliteWasmModule, initdbWasmModule, fsBundle } = workerData;
+const db = new PGlite(dataDir, { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([fsBundle]) });
+const txs = new Map();
+const ROLLBACK = new Error('rolled back by its caller');
+const errorInfo = (e) => {
+  const info = { message: String((e && e.message) || e) };
+  if (e && typeof e === 'object') for (const k of Object.keys(e)) if (typeof e[k] !== 'function' && typeof e[k] !== 'object') info[k] = e[k];
+  return info;
+};
+const reply = (id, value) => parentPort.postMessage({ id, ok: true, value });
+const fail = (id, e) => parentPort.postMessage({ id, ok: false, error: errorInfo(e) });
+const target = (tx) => {
+  if (tx === undefined) return db;
+  const t = txs.get(tx);
+  if (!t) throw new Error('Transaction ' + tx + ' is not open');
+  return t.tx;
+};
+parentPort.on('message', async ({ id, req }) => {
+  try {
+    switch (req.op) {
+      case 'query': return reply(id, (await target(req.tx).query(req.sql, req.params)).rows);
+      case 'exec': await target(req.tx).exec(req.sql); return reply(id);
+      case 'begin': {
+        const entry = {};
+        const ended = new Promise((resolve, reject) => { entry.finish = (commit) => (commit ? resolve() : reject(ROLLBACK)); });
+        db.transaction(async (tx) => { entry.tx = tx; txs.set(id, entry); reply(id); await ended; }).then(
+          () => { txs.delete(id); reply(entry.endId); },
+          (e) => { txs.delete(id); if (entry.endId === undefined) fail(id, e); else if (e === ROLLBACK) reply(entry.endId); else fail(entry.endId, e); },
+        );
+        return;
+      }
+      case 'end': {
+        const entry = txs.get(req.tx);
+        if (!entry) throw new Error('Transaction ' + req.tx + ' is not open');
+        entry.endId = id;
+        entry.finish(req.commit);
+        return;
+      }
+      case 'close': if (!db.closed) await db.close(); return reply(id);
+    }
+  } catch (e) { fail(id, e); }
+});
+`;
+
+interface Compiled {
+  module: string;
+  pgliteWasmModule: WebAssembly.Module;
+  initdbWasmModule: WebAssembly.Module;
+  fsBundle: Uint8Array;
+}
+
+let compiled: Promise<Compiled> | undefined;
+
+/** The WebAssembly global (the project's TypeScript library settings leave out its value). */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+
+/** PGlite's WebAssembly, compiled once per process and shared by every thread (a compiled module can be). */
+function compiledOnce(): Promise<Compiled> {
+  compiled ??= (async () => {
+    const module = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+    const dir = dirname(module);
+    const [pglite, initdb, fsBundle] = await Promise.all(['pglite.wasm', 'initdb.wasm', 'pglite.data'].map((f) => readFile(join(dir, f))));
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([wasm.compile(pglite!), wasm.compile(initdb!)]);
+    return { module, pgliteWasmModule, initdbWasmModule, fsBundle: fsBundle! };
+  })();
+  compiled.catch(() => (compiled = undefined));
+  return compiled;
+}
+
+export class PgliteThread implements PgliteSession {
+  readonly #worker: Promise<Worker>;
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  #nextId = 1;
+  #dead: Error | undefined;
+
+  /** `dataDir` undefined keeps the database in memory. */
+  constructor(dataDir: string | undefined) {
+    this.#worker = compiledOnce().then((c) => this.#start(new Worker(THREAD_SOURCE, { eval: true, workerData: { ...c, dataDir } })));
+    // A failure to start reaches the first statement.
+    this.#worker.catch(() => undefined);
+  }
+
+  #start(worker: Worker): Worker {
+    worker.on('message', (m: Reply) => {
+      const p = this.#pending.get(m.id);
+      if (!p) return;
+      this.#pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(Object.assign(new Error(String(m.error.message)), m.error));
+    });
+    const died = (err: Error) => {
+      this.#dead ??= err;
+      for (const p of this.#pending.values()) p.reject(this.#dead);
+      this.#pending.clear();
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`The database thread stopped (exit code ${code})`)));
+    return worker;
+  }
+
+  async #send<T>(req: Request, id = this.#nextId++): Promise<T> {
+    const worker = await this.#worker;
+    if (this.#dead) throw this.#dead;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, req });
+    });
+  }
+
+  query<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.#send<R[]>({ op: 'query', sql, params });
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.#send({ op: 'exec', sql });
+  }
+
+  /** Runs `fn` in one transaction on the thread: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(fn: (tx: PgliteSession) => Promise<T>): Promise<T> {
+    // The transaction is known on the thread by the id of the message that opened it.
+    const tx = this.#nextId++;
+    await this.#send({ op: 'begin' }, tx);
+    const session: PgliteSession = {
+      query: <R extends Row = Row>(sql: string, params: unknown[] = []) => this.#send<R[]>({ op: 'query', sql, params, tx }),
+      exec: async (sql: string) => {
+        await this.#send({ op: 'exec', sql, tx });
+      },
+    };
+    let value: T;
+    try {
+      value = await fn(session);
+    } catch (err) {
+      await this.#send({ op: 'end', tx, commit: false }).catch(() => undefined);
+      throw err;
+    }
+    await this.#send({ op: 'end', tx, commit: true });
+    return value;
+  }
+
+  async close(): Promise<void> {
+    if (this.#dead) return;
+    try {
+      await this.#send({ op: 'close' });
+    } finally {
+      this.#dead = new Error('The database is closed');
+      await (await this.#worker).terminate();
+    }
+  }
+}
