@@ -105,6 +105,8 @@ const embedded: Shape = {
       AGENTIC_DATA_DIR: dir,
       BENCH_LATENCY_MS: String(latencyMs),
       AGENTIC_WORKER_CONCURRENCY: String(workerConcurrency),
+      // Every benchmark task belongs to one tenant: its cap on running steps must not be the limit measured.
+      AGENTIC_TENANT_MAX_RUNNING: String(workerConcurrency),
       AGENTIC_MAX_BACKLOG: '100000',
     });
     return { url: p.url!, procs: [p], cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
@@ -122,6 +124,8 @@ const distributed: Shape = {
       AGENTIC_REDIS_PREFIX: `agentic-${schema}`,
       BENCH_LATENCY_MS: String(latencyMs),
       AGENTIC_WORKER_CONCURRENCY: String(workerConcurrency),
+      // Every benchmark task belongs to one tenant: its cap on running steps must not be the limit measured.
+      AGENTIC_TENANT_MAX_RUNNING: String(2 * workerConcurrency),
       AGENTIC_MAX_BACKLOG: '100000',
     };
     const api = await startProcess('api', env);
