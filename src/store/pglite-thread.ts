@@ -83,15 +83,18 @@ parentPort.on('message', async ({ id, req }) => {
 
 interface Compiled {
   module: string;
-  pgliteWasmModule: WebAssembly.Module;
-  initdbWasmModule: WebAssembly.Module;
+  pgliteWasmModule: WasmModule;
+  initdbWasmModule: WasmModule;
   fsBundle: Uint8Array;
 }
 
 let compiled: Promise<Compiled> | undefined;
 
-/** The WebAssembly global (the project's TypeScript library settings leave out its value). */
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+/** A compiled WebAssembly module (opaque here; PGlite takes it as is). */
+type WasmModule = object;
+
+/** The WebAssembly global (the project's TypeScript library settings leave it out). */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
 /** PGlite's WebAssembly, compiled once per process and shared by every thread (a compiled module can be). */
 function compiledOnce(): Promise<Compiled> {
