@@ -38,6 +38,33 @@ interface Proc {
   url?: string;
 }
 
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Asks each process for its event-loop delay since it was ready (ms: p50, p99, max). */
+async function loopDelays(procs: Proc[]): Promise<LoopDelay[]> {
+  return Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<LoopDelay>((resolve) => {
+          let out = '';
+          const onData = (b: Buffer) => {
+            out += b.toString();
+            const m = /BENCH_LOOP_DELAY (\{[^\n]*\})/.exec(out);
+            if (!m) return;
+            p.child.stdout!.off('data', onData);
+            resolve(JSON.parse(m[1]!) as LoopDelay);
+          };
+          p.child.stdout!.on('data', onData);
+          p.child.kill('SIGUSR2');
+        }),
+    ),
+  );
+}
+
 function startProcess(role: string, env: Record<string, string>): Promise<Proc> {
   // BENCH_NODE_ARGS adds Node flags to each service process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -214,6 +241,7 @@ async function w1(shape: Shape) {
       p99_ms: round(pct(latencies, 99)),
       max_ms: round(latencies.at(-1) ?? NaN),
       peak_rss_mb: svc.procs.map((p) => peakRssMb(p.child.pid!)),
+      loop_delay_ms: await loopDelays(svc.procs),
     };
   } finally {
     await stop(svc.procs);
@@ -250,6 +278,7 @@ async function w2(shape: Shape) {
       wall_s: round(wall, 2),
       ideal_s: 5,
       peak_rss_mb: svc.procs.map((p) => peakRssMb(p.child.pid!)),
+      loop_delay_ms: await loopDelays(svc.procs),
     };
   } finally {
     await stop(svc.procs);
