@@ -10,7 +10,7 @@
  * and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -103,6 +103,51 @@ function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmHWM:\s+(\d+) kB/.exec(status);
   return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc; 0 once it is gone. */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = 100;
+
+/** CPU time of every PostgreSQL server process on this machine, in ms (distributed mode's database). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid));
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return total;
+}
+
+/**
+ * Where a workload's CPU time went, per task: the benchmark client, each service process and the
+ * PostgreSQL server. Taken between `start` and `end`, so process start-up is left out.
+ */
+function cpuMeter(procs: Proc[]) {
+  const client = process.cpuUsage();
+  const service = procs.map((p) => cpuMs(p.child.pid!));
+  const postgres = postgresCpuMs();
+  return (tasks: number) => {
+    const used = process.cpuUsage(client);
+    const perTask = (ms: number) => round(ms / tasks, 2);
+    return {
+      client: perTask((used.user + used.system) / 1000),
+      service: procs.map((p, i) => perTask(cpuMs(p.child.pid!) - service[i]!)),
+      postgres: perTask(postgresCpuMs() - postgres),
+    };
+  };
 }
 
 async function stop(procs: Proc[]): Promise<void> {
@@ -218,6 +263,7 @@ async function w1(shape: Shape) {
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
+    const cpu = cpuMeter(svc.procs);
     const t0 = nowMs();
     await Promise.all(
       Array.from({ length: 50 }, async () => {
@@ -240,6 +286,7 @@ async function w1(shape: Shape) {
       p50_ms: round(pct(latencies, 50)),
       p99_ms: round(pct(latencies, 99)),
       max_ms: round(latencies.at(-1) ?? NaN),
+      cpu_ms_per_task: cpu(TASKS),
       peak_rss_mb: svc.procs.map((p) => peakRssMb(p.child.pid!)),
       loop_delay_ms: await loopDelays(svc.procs),
     };

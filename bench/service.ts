@@ -17,7 +17,7 @@ await serve(loadConfig(), role, { handleSignals: true, brain: react5Brain(latenc
 const RESOLUTION_MS = 5;
 const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 loop.enable();
-const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
+const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100);
 process.on('SIGUSR2', () => {
   const figures = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };
   process.stdout.write(`BENCH_LOOP_DELAY ${JSON.stringify(figures)}\n`);
