@@ -162,6 +162,30 @@ describe('engine', () => {
     expect(r.events.filter((e) => e.type === 'step_started')).toHaveLength(1);
   });
 
+  it('commits a final answer together with the step completion, and journals it there', async () => {
+    plans.set('final-with-completion', [step('a')]);
+    scripts.set('final-with-completion', () => final('done at once'));
+    const writes: string[] = [];
+    const write = app.store.write.bind(app.store);
+    app.store.write = (taskId, fn) => {
+      writes.push(taskId);
+      return write(taskId, fn);
+    };
+    try {
+      const r = await run('final-with-completion');
+      expect(r.status).toBe('completed');
+      // Start planning, the plan, the claim, and the completion with its final turn: no write of its own for the answer.
+      expect(writes.filter((id) => id === r.id)).toHaveLength(4);
+      const turns = await app.store.listTurns(r.id, 'a');
+      expect(turns.map((t) => [t.turn, t.decision.type, t.completed_at !== null])).toEqual([[0, 'final', true]]);
+      const types = r.events.map((e) => e.type);
+      expect(types.slice(-3)).toEqual(['step_completed', 'goal_checked', 'task_completed']);
+      expectGapFreeLog(r.events);
+    } finally {
+      app.store.write = write;
+    }
+  });
+
   it('continues the journal on retry: a side effect made before the failure is not made again', async () => {
     plans.set('retry-effect', [step('a')]);
     scripts.set('retry-effect', (req) => {

@@ -8,7 +8,7 @@
 import { getAgent } from '../agents/index.js';
 import type { DecideRequest, Decision, DependencyOutput, Observation, StepOutput, TaskBrief, TurnRecord } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
-import type { JournalTurn, StepRecord, TaskRecord } from '../store/types.js';
+import type { JournalTurn, StepRecord, TaskRecord, TaskWriter } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
 import { reserveBudget, settleBudget, settleFailedCall } from './budget.js';
 import { checkGoal, goalObservation, recordVerdict, type GoalVerdict } from './goal-check.js';
@@ -34,7 +34,12 @@ export interface AttemptResult {
   iterations: number;
   /** The passing goal check, to record with the step's completion. */
   verdict: GoalVerdict;
+  /** The final turn's journal entry, when it is to be committed with the step's completion (see `decide`). */
+  journal?: Journal;
 }
+
+/** A turn's journal entry, applied inside a commit. */
+type Journal = (w: TaskWriter) => Promise<void>;
 
 /**
  * Runs the attempt to a final output, or to 'waiting' when a manager delegated sub-tasks (its run
@@ -47,15 +52,19 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
   for (let turn = 0; turn < run.limits.maxIterations; turn++) {
     run.signal.throwIfAborted();
     const journaled: JournalTurn | undefined = journal[turn];
-    const decision = journaled?.decision ?? (await decide(ctx, run, { ...request, turn, history: [...history] }));
+    const decided = journaled ? { decision: journaled.decision } : await decide(ctx, run, { ...request, turn, history: [...history] });
+    const decision = decided.decision;
     if (decision.type === 'final') {
       const output = normaliseOutput(decision.output);
       // A final answer the goal check turned down is in the journal with its verdict: go on from it.
       rejected = journaled?.observations?.find((o) => o.tool === 'goal_check' && !o.ok);
       if (!rejected) {
         const verdict = await checkGoal(ctx, { task: request.task, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
-        if (verdict.pass) return { output, iterations: turn + 1, verdict };
-        await commit(ctx, run.task.id, (w) => recordVerdict(w, run.step.id, run.attempt, verdict));
+        if (verdict.pass) return { output, iterations: turn + 1, verdict, journal: decided.journal };
+        await commit(ctx, run.task.id, async (w) => {
+          await decided.journal?.(w);
+          await recordVerdict(w, run.step.id, run.attempt, verdict);
+        });
         rejected = goalObservation(run.step.id, verdict);
       }
       history.push({ turn, decision, observations: [rejected] });
@@ -113,8 +122,13 @@ function dependencyOutputs(steps: StepRecord[], step: StepRecord): DependencyOut
     .map((s) => ({ step_id: s.id, agent: s.agent, title: s.title, output: s.output! }));
 }
 
-/** Asks the brain for the next action and journals it, with its usage and streamed text, in one commit. */
-async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<Decision> {
+/**
+ * Asks the brain for the next action and journals it, with its usage and streamed text, in one commit.
+ * A final answer that no model call can follow before the step completes (the brain has no judge)
+ * is not committed here: its entry comes back as `journal`, to go into the completion's commit, one
+ * write fewer per step. Should that commit never happen, the turn is simply asked again.
+ */
+async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<{ decision: Decision; journal?: Journal }> {
   const maxOutputTokens = await reserveBudget(ctx, run.task.id, run.step.id, run.limits, ctx.brain.estimate?.('decide', request));
   const partial = new PartialOutputBuffer(ctx, run.task.id, run.step.id, run.attempt, request.turn);
   let result;
@@ -131,7 +145,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   const decision = checkDecision(result.value);
   await partial.settle();
   const rest = partial.takeRest();
-  await commit(ctx, run.task.id, async (w) => {
+  const journal: Journal = async (w) => {
     await partial.appendText(w, rest);
     await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
     if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
@@ -139,8 +153,10 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
     if (result.usage) {
       await w.recordUsage({ ...result.usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
     }
-  });
-  return decision;
+  };
+  if (decision.type === 'final' && !ctx.brain.judge) return { decision, journal };
+  await commit(ctx, run.task.id, journal);
+  return { decision };
 }
 
 /** A brain that answers nonsense fails the attempt with a clear code rather than corrupting the journal. */

@@ -143,6 +143,7 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
       { status: ['running'], owner: ctx.workerId },
     );
     if (!done) return [];
+    await result.journal?.(w);
     await recordVerdict(w, run.step.id, attempt, result.verdict);
     await w.append({
       type: 'step_completed',
