@@ -177,13 +177,29 @@ describe('engine', () => {
       // Start planning, the plan, the claim, and the completion with its final turn: no write of its own for the answer.
       expect(writes.filter((id) => id === r.id)).toHaveLength(4);
       const turns = await app.store.listTurns(r.id, 'a');
-      expect(turns.map((t) => [t.turn, t.decision.type, t.completed_at !== null])).toEqual([[0, 'final', true]]);
+      expect(turns.map((t) => [t.turn, t.decision.type, t.observations?.length])).toEqual([[0, 'final', 1]]);
       const types = r.events.map((e) => e.type);
       expect(types.slice(-3)).toEqual(['step_completed', 'goal_checked', 'task_completed']);
+      // The answer's model call is counted in the step's usage, committed with it.
+      expect((await app.store.taskUsage(r.id)).by_step.a?.calls).toBe(1);
       expectGapFreeLog(r.events);
     } finally {
       app.store.write = write;
     }
+  });
+
+  it('records the usage of a final answer whose step was cancelled before it could complete', async () => {
+    plans.set('final-after-cancel', [step('a')]);
+    scripts.set('final-after-cancel', async (req) => {
+      // The task is cancelled while the model answers; the answer still arrives and was paid for.
+      await app.engine.cancel(req.task.id);
+      return final('too late');
+    });
+    const r = await run('final-after-cancel');
+    expect(r.status).toBe('cancelled');
+    expect(await app.store.listTurns(r.id, 'a')).toEqual([]);
+    // The plan and the answer: the answer's call is counted although its turn is not journaled.
+    await until(async () => (await app.store.taskUsage(r.id)).calls === 2);
   });
 
   it('continues the journal on retry: a side effect made before the failure is not made again', async () => {
