@@ -35,11 +35,20 @@ export interface AttemptResult {
   /** The passing goal check, to record with the step's completion. */
   verdict: GoalVerdict;
   /** The final turn's journal entry, when it is to be committed with the step's completion (see `decide`). */
-  journal?: Journal;
+  journal?: DeferredTurn;
 }
 
 /** A turn's journal entry, applied inside a commit. */
 type Journal = (w: TaskWriter) => Promise<void>;
+
+/**
+ * A final turn left for the step's completion commit: the turn itself, and the model call's usage and
+ * budget settlement, which must be recorded even when the completion is not (the call was paid for).
+ */
+export interface DeferredTurn {
+  turn: Journal;
+  accounting: Journal;
+}
 
 /**
  * Runs the attempt to a final output, or to 'waiting' when a manager delegated sub-tasks (its run
@@ -61,8 +70,9 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
       if (!rejected) {
         const verdict = await checkGoal(ctx, { task: request.task, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
         if (verdict.pass) return { output, iterations: turn + 1, verdict, journal: decided.journal };
-        await commit(ctx, run.task.id, async (w) => {
-          await decided.journal?.(w);
+        await commitPaid(ctx, run.task.id, decided.journal, async (w) => {
+          await decided.journal?.turn(w);
+          await decided.journal?.accounting(w);
           await recordVerdict(w, run.step.id, run.attempt, verdict);
         });
         rejected = goalObservation(run.step.id, verdict);
@@ -128,7 +138,7 @@ function dependencyOutputs(steps: StepRecord[], step: StepRecord): DependencyOut
  * is not committed here: its entry comes back as `journal`, to go into the completion's commit, one
  * write fewer per step. Should that commit never happen, the turn is simply asked again.
  */
-async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<{ decision: Decision; journal?: Journal }> {
+async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<{ decision: Decision; journal?: DeferredTurn }> {
   const maxOutputTokens = await reserveBudget(ctx, run.task.id, run.step.id, run.limits, ctx.brain.estimate?.('decide', request));
   const partial = new PartialOutputBuffer(ctx, run.task.id, run.step.id, run.attempt, request.turn);
   let result;
@@ -145,18 +155,37 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   const decision = checkDecision(result.value);
   await partial.settle();
   const rest = partial.takeRest();
-  const journal: Journal = async (w) => {
-    await partial.appendText(w, rest);
-    await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
-    if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
-    if (maxOutputTokens !== undefined) await settleBudget(w, run.step.id);
-    if (result.usage) {
-      await w.recordUsage({ ...result.usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
-    }
+  const usage = result.usage;
+  const journal: DeferredTurn = {
+    turn: async (w) => {
+      await partial.appendText(w, rest);
+      await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
+      if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
+    },
+    accounting: async (w) => {
+      if (maxOutputTokens !== undefined) await settleBudget(w, run.step.id);
+      if (usage) await w.recordUsage({ ...usage, purpose: 'decide', step_id: run.step.id, attempt: run.attempt, turn: request.turn });
+    },
   };
   if (decision.type === 'final' && !ctx.brain.judge) return { decision, journal };
-  await commit(ctx, run.task.id, journal);
+  await commitPaid(ctx, run.task.id, journal, async (w) => {
+    await journal.turn(w);
+    await journal.accounting(w);
+  });
   return { decision };
+}
+
+/**
+ * Commits `fn`, which journals `turn`. Should that commit fail, the model call's usage is recorded on its
+ * own (best effort: the store may be what failed), so that paid-for spend is not lost.
+ */
+export async function commitPaid<T>(ctx: EngineContext, taskId: string, turn: DeferredTurn | undefined, fn: (w: TaskWriter) => Promise<T>): Promise<T> {
+  try {
+    return await commit(ctx, taskId, fn);
+  } catch (err) {
+    if (turn) await commit(ctx, taskId, turn.accounting).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** A brain that answers nonsense fails the attempt with a clear code rather than corrupting the journal. */

@@ -7,7 +7,7 @@
 import { getAgent } from '../agents/index.js';
 import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
-import { runAttempt, type AttemptResult } from './agent-loop.js';
+import { commitPaid, runAttempt, type AttemptResult } from './agent-loop.js';
 import { checkGoal, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { finalOutput } from './scheduling.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
@@ -136,14 +136,19 @@ async function announceRetry(ctx: EngineContext, run: StepRun, attempt: number, 
 async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, result: AttemptResult): Promise<void> {
   const { output, iterations } = result;
   const taskVerdict = await judgeTaskIfLast(ctx, run, output);
-  const jobs = await commit(ctx, run.task.id, async (w) => {
+  const jobs = await commitPaid(ctx, run.task.id, result.journal, async (w) => {
     const done = await w.updateStep(
       run.step.id,
       { status: 'completed', output, iterations, completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
       { status: ['running'], owner: ctx.workerId },
     );
-    if (!done) return [];
-    await result.journal?.(w);
+    // The final answer's model call was made either way; the turn is journaled only with the completion.
+    if (!done) {
+      await result.journal?.accounting(w);
+      return [];
+    }
+    await result.journal?.turn(w);
+    await result.journal?.accounting(w);
     await recordVerdict(w, run.step.id, attempt, result.verdict);
     await w.append({
       type: 'step_completed',
@@ -154,6 +159,7 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
   });
   await dispatch(ctx, jobs);
 }
+
 
 function advancePolicy(ctx: EngineContext, w: TaskWriter, limits: TaskLimits): AdvancePolicy {
   return { maxParallel: limits.maxParallelSteps, mayReplan: (error) => mayReplan(ctx, w.task, limits, error) };
