@@ -157,6 +157,8 @@ async function codeTools(config: Config, logger: Logger): Promise<ToolDefinition
   return tools;
 }
 
+type McpConnection = Awaited<ReturnType<typeof connectMcpServers>>;
+
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const role = options.role ?? 'all';
@@ -175,37 +177,48 @@ export async function createApp(options: AppOptions): Promise<App> {
     // The embedded database belongs to this process alone (its data directory is locked).
     exclusive: shape === 'embedded',
   });
-  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
-  const bus: EventBus = redis ? new RedisEventBus(redis, config.redisPrefix) : new InProcessEventBus();
-  const queue: WorkQueue = redis
-    ? new RedisStreamsQueue(redis, { prefix: config.redisPrefix, consumer: workerId, claimIdleMs: config.leaseMs })
-    : shape === 'postgres' && role === 'api'
-      ? new PolledQueue(() => store.countBacklog())
-      : new InProcessWorkQueue();
-  const brain = options.brain ?? createBrain(config, redis, logger);
-  // MCP servers' tools join the configured ones (not when a test brings its own registry).
-  const mcp = options.tools ? null : await connectMcpServers(parseMcpServers(config.mcpServers), { logger });
-  for (const problem of mcp?.problems ?? []) logger.warn(problem, 'MCP server left out');
-  const tools = options.tools ?? createToolRegistry([...(await configuredTools(config, logger)), ...(mcp?.tools ?? [])]);
-  const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId, extraApprovalRules: mcp?.approvalRules });
-  let closed = false;
-  return {
-    config, role, shape, store, bus, queue, brain, tools, engine, logger,
-    startWorker: async () => {
-      if (role === 'api') return;
-      await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs, pollStore: shape === 'postgres' });
-    },
-    close: async (graceMs = config.shutdownGraceMs) => {
-      if (closed) return;
-      closed = true;
-      await engine.stop(graceMs);
-      await mcp?.close();
-      await queue.close();
-      await bus.close();
-      await store.close();
-      redis?.disconnect();
-    },
-  };
+  // What is opened below would keep the process alive if start-up failed (the embedded database's
+  // thread, Redis, MCP servers): it is closed again then.
+  let redis: Redis | undefined;
+  let mcp: McpConnection | null = null;
+  try {
+    redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+    const bus: EventBus = redis ? new RedisEventBus(redis, config.redisPrefix) : new InProcessEventBus();
+    const queue: WorkQueue = redis
+      ? new RedisStreamsQueue(redis, { prefix: config.redisPrefix, consumer: workerId, claimIdleMs: config.leaseMs })
+      : shape === 'postgres' && role === 'api'
+        ? new PolledQueue(() => store.countBacklog())
+        : new InProcessWorkQueue();
+    const brain = options.brain ?? createBrain(config, redis, logger);
+    // MCP servers' tools join the configured ones (not when a test brings its own registry).
+    mcp = options.tools ? null : await connectMcpServers(parseMcpServers(config.mcpServers), { logger });
+    for (const problem of mcp?.problems ?? []) logger.warn(problem, 'MCP server left out');
+    const tools = options.tools ?? createToolRegistry([...(await configuredTools(config, logger)), ...(mcp?.tools ?? [])]);
+    const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId, extraApprovalRules: mcp?.approvalRules });
+    let closed = false;
+    return {
+      config, role, shape, store, bus, queue, brain, tools, engine, logger,
+      startWorker: async () => {
+        if (role === 'api') return;
+        await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs, pollStore: shape === 'postgres' });
+      },
+      close: async (graceMs = config.shutdownGraceMs) => {
+        if (closed) return;
+        closed = true;
+        await engine.stop(graceMs);
+        await mcp?.close();
+        await queue.close();
+        await bus.close();
+        await store.close();
+        redis?.disconnect();
+      },
+    };
+  } catch (err) {
+    await (mcp as McpConnection | null)?.close().catch(() => undefined);
+    (redis as Redis | undefined)?.disconnect();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** A model brain when AGENTIC_MODEL is set, else the built-in rule brain (docs/models.md). */

@@ -196,8 +196,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return db;
   }
   const db = new PgliteDatabase(options.dataDir);
-  if (options.schema !== 'public') await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
-  if (options.migrate !== false) await migrate(db);
+  try {
+    if (options.schema !== 'public') await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
+    if (options.migrate !== false) await migrate(db);
+  } catch (err) {
+    // Its thread would otherwise keep the process alive, and its lock the folder.
+    await db.close().catch(() => undefined);
+    throw err;
+  }
   return db;
 }
 

@@ -87,8 +87,15 @@ describe('PGlite on its own thread', () => {
   it('refuses statements once closed', async () => {
     const db = new PgliteThread(undefined);
     await db.query('SELECT 1');
-    await db.close();
+    // Closes made at once share one shutdown.
+    await Promise.all([db.close(), db.close()]);
     await expect(db.query('SELECT 1')).rejects.toThrow('The database is closed');
     await db.close();
+  });
+
+  it('refuses a parameter that cannot be sent to its thread, and goes on', async () => {
+    const db = thread();
+    await expect(db.query('SELECT $1::text AS v', [() => 1])).rejects.toThrow();
+    expect(await db.query('SELECT 1 AS n')).toEqual([{ n: 1 }]);
   });
 });

@@ -114,6 +114,7 @@ export class PgliteThread implements PgliteSession {
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   #nextId = 1;
   #dead: Error | undefined;
+  #closing: Promise<void> | undefined;
 
   /** `dataDir` undefined keeps the database in memory. */
   constructor(dataDir: string | undefined) {
@@ -145,7 +146,13 @@ export class PgliteThread implements PgliteSession {
     if (this.#dead) throw this.#dead;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ id, req });
+      try {
+        worker.postMessage({ id, req });
+      } catch (err) {
+        // A parameter that cannot be sent to the thread.
+        this.#pending.delete(id);
+        reject(err);
+      }
     });
   }
 
@@ -179,13 +186,27 @@ export class PgliteThread implements PgliteSession {
     return value;
   }
 
-  async close(): Promise<void> {
-    if (this.#dead) return;
-    try {
-      await this.#send({ op: 'close' });
-    } finally {
-      this.#dead = new Error('The database is closed');
-      await (await this.#worker).terminate();
-    }
+  /** Closes the database (waiting for a transaction in flight, at most `CLOSE_WAIT_MS`) and ends the thread. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#dead) return;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.#send({ op: 'close' }),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('The database did not close in time')), CLOSE_WAIT_MS);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        this.#dead = new Error('The database is closed');
+        await (await this.#worker).terminate();
+      }
+    })();
+    return this.#closing;
   }
 }
+
+/** How long `close` waits for the database to shut down cleanly before ending its thread anyway. */
+const CLOSE_WAIT_MS = 10_000;
