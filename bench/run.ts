@@ -59,7 +59,10 @@ async function loopDelays(procs: Proc[]): Promise<LoopDelay[]> {
             resolve(JSON.parse(m[1]!) as LoopDelay);
           };
           p.child.stdout!.on('data', onData);
-          p.child.kill('SIGUSR2');
+          // A process that has died (or does not answer) reports nothing rather than hanging the run.
+          const none = () => resolve({ p50: NaN, p99: NaN, max: NaN });
+          setTimeout(none, 5000).unref();
+          if (!p.child.kill('SIGUSR2')) none();
         }),
     ),
   );
@@ -108,7 +111,8 @@ function peakRssMb(pid: number): number {
 /** CPU time (user + system) a process has used, in ms, from /proc; 0 once it is gone. */
 function cpuMs(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
     return 0;
@@ -135,17 +139,19 @@ function postgresCpuMs(): number {
  * Where a workload's CPU time went, per task: the benchmark client, each service process and the
  * PostgreSQL server. Taken between `start` and `end`, so process start-up is left out.
  */
-function cpuMeter(procs: Proc[]) {
+function cpuMeter(procs: Proc[], shape: Shape) {
   const client = process.cpuUsage();
   const service = procs.map((p) => cpuMs(p.child.pid!));
-  const postgres = postgresCpuMs();
+  // The machine's PostgreSQL server serves distributed mode; the embedded shape does not use it.
+  const usesPostgres = shape.name === 'distributed';
+  const postgres = usesPostgres ? postgresCpuMs() : 0;
   return (tasks: number) => {
     const used = process.cpuUsage(client);
     const perTask = (ms: number) => round(ms / tasks, 2);
     return {
       client: perTask((used.user + used.system) / 1000),
       service: procs.map((p, i) => perTask(cpuMs(p.child.pid!) - service[i]!)),
-      postgres: perTask(postgresCpuMs() - postgres),
+      ...(usesPostgres ? { postgres: perTask(postgresCpuMs() - postgres) } : {}),
     };
   };
 }
@@ -263,7 +269,7 @@ async function w1(shape: Shape) {
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
-    const cpu = cpuMeter(svc.procs);
+    const cpu = cpuMeter(svc.procs, shape);
     const t0 = nowMs();
     await Promise.all(
       Array.from({ length: 50 }, async () => {
