@@ -71,8 +71,7 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
         const verdict = await checkGoal(ctx, { task: request.task, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
         if (verdict.pass) return { output, iterations: turn + 1, verdict, journal: decided.journal };
         await commitPaid(ctx, run.task.id, decided.journal, async (w) => {
-          await decided.journal?.turn(w);
-          await decided.journal?.accounting(w);
+          await recordTurn(w, decided.journal);
           await recordVerdict(w, run.step.id, run.attempt, verdict);
         });
         rejected = goalObservation(run.step.id, verdict);
@@ -168,11 +167,14 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
     },
   };
   if (decision.type === 'final' && !ctx.brain.judge) return { decision, journal };
-  await commitPaid(ctx, run.task.id, journal, async (w) => {
-    await journal.turn(w);
-    await journal.accounting(w);
-  });
+  await commitPaid(ctx, run.task.id, journal, (w) => recordTurn(w, journal));
   return { decision };
+}
+
+/** Journals a turn with its model call's accounting. */
+export async function recordTurn(w: TaskWriter, turn: DeferredTurn | undefined): Promise<void> {
+  await turn?.turn(w);
+  await turn?.accounting(w);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { getAgent } from '../agents/index.js';
 import type { StepOutput } from '../brains/types.js';
 import { AppError, toAppError } from '../errors.js';
-import { commitPaid, runAttempt, type AttemptResult } from './agent-loop.js';
+import { commitPaid, recordTurn, runAttempt, type AttemptResult } from './agent-loop.js';
 import { checkGoal, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { finalOutput } from './scheduling.js';
 import { dispatch, commit, taskLimits, type EngineContext, type TaskLimits } from './context.js';
@@ -147,8 +147,7 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
       await result.journal?.accounting(w);
       return [];
     }
-    await result.journal?.turn(w);
-    await result.journal?.accounting(w);
+    await recordTurn(w, result.journal);
     await recordVerdict(w, run.step.id, attempt, result.verdict);
     await w.append({
       type: 'step_completed',
@@ -159,7 +158,6 @@ async function completeStep(ctx: EngineContext, run: StepRun, attempt: number, r
   });
   await dispatch(ctx, jobs);
 }
-
 
 function advancePolicy(ctx: EngineContext, w: TaskWriter, limits: TaskLimits): AdvancePolicy {
   return { maxParallel: limits.maxParallelSteps, mayReplan: (error) => mayReplan(ctx, w.task, limits, error) };
