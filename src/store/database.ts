@@ -114,9 +114,7 @@ export class PgliteDatabase implements Database {
 
   async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     try {
-      return await this.#db.transaction(async (tx) =>
-        fn({ query: <R extends Row>(sql: string, params: unknown[] = []) => tx.query<R>(sql, params) }),
-      );
+      return await this.#db.transaction(fn);
     } catch (err) {
       throw wrapDriverError(err);
     }

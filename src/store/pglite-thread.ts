@@ -17,16 +17,16 @@ type Row = Record<string, unknown>;
 
 type Request =
   | { op: 'query'; sql: string; params: unknown[]; tx?: number }
-  | { op: 'exec'; sql: string; tx?: number }
+  | { op: 'exec'; sql: string }
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
   | { op: 'close' };
 
 type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: Record<string, unknown> };
 
+/** Statements inside a transaction. */
 export interface PgliteSession {
   query<R extends Row = Row>(sql: string, params?: unknown[]): Promise<R[]>;
-  exec(sql: string): Promise<void>;
 }
 
 /**
@@ -58,7 +58,7 @@ parentPort.on('message', async ({ id, req }) => {
   try {
     switch (req.op) {
       case 'query': return reply(id, (await target(req.tx).query(req.sql, req.params)).rows);
-      case 'exec': await target(req.tx).exec(req.sql); return reply(id);
+      case 'exec': await db.exec(req.sql); return reply(id);
       case 'begin': {
         const entry = {};
         const ended = new Promise((resolve, reject) => { entry.finish = (commit) => (commit ? resolve() : reject(ROLLBACK)); });
@@ -171,9 +171,6 @@ export class PgliteThread implements PgliteSession {
     await this.#send({ op: 'begin' }, tx);
     const session: PgliteSession = {
       query: <R extends Row = Row>(sql: string, params: unknown[] = []) => this.#send<R[]>({ op: 'query', sql, params, tx }),
-      exec: async (sql: string) => {
-        await this.#send({ op: 'exec', sql, tx });
-      },
     };
     let value: T;
     try {
