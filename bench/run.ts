@@ -175,17 +175,24 @@ interface Shape {
   start(latencyMs: number, workerConcurrency: number): Promise<{ url: string; procs: Proc[]; cleanup(): Promise<void> }>;
 }
 
+/** The settings every service process of a workload gets, for a shape with `workers` worker processes. */
+function workloadEnv(latencyMs: number, workerConcurrency: number, workers: number): Record<string, string> {
+  return {
+    BENCH_LATENCY_MS: String(latencyMs),
+    AGENTIC_WORKER_CONCURRENCY: String(workerConcurrency),
+    // Every benchmark task belongs to one tenant: its cap on running steps must not be the limit measured.
+    AGENTIC_TENANT_MAX_RUNNING: String(workers * workerConcurrency),
+    AGENTIC_MAX_BACKLOG: '100000',
+  };
+}
+
 const embedded: Shape = {
   name: 'embedded',
   async start(latencyMs, workerConcurrency) {
     const dir = mkdtempSync(join(tmpdir(), 'agentic-bench-'));
     const p = await startProcess('all', {
       AGENTIC_DATA_DIR: dir,
-      BENCH_LATENCY_MS: String(latencyMs),
-      AGENTIC_WORKER_CONCURRENCY: String(workerConcurrency),
-      // Every benchmark task belongs to one tenant: its cap on running steps must not be the limit measured.
-      AGENTIC_TENANT_MAX_RUNNING: String(workerConcurrency),
-      AGENTIC_MAX_BACKLOG: '100000',
+      ...workloadEnv(latencyMs, workerConcurrency, 1),
     });
     return { url: p.url!, procs: [p], cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
   },
@@ -200,11 +207,7 @@ const distributed: Shape = {
       AGENTIC_DB_SCHEMA: schema,
       REDIS_URL,
       AGENTIC_REDIS_PREFIX: `agentic-${schema}`,
-      BENCH_LATENCY_MS: String(latencyMs),
-      AGENTIC_WORKER_CONCURRENCY: String(workerConcurrency),
-      // Every benchmark task belongs to one tenant: its cap on running steps must not be the limit measured.
-      AGENTIC_TENANT_MAX_RUNNING: String(2 * workerConcurrency),
-      AGENTIC_MAX_BACKLOG: '100000',
+      ...workloadEnv(latencyMs, workerConcurrency, 2),
     };
     const api = await startProcess('api', env);
     const workers = await Promise.all([startProcess('worker', env), startProcess('worker', env)]);
@@ -235,6 +238,8 @@ async function createTask(url: string): Promise<string> {
     throw new Error(`create: ${res.statusCode} ${await res.body.text()}`);
   }
 }
+
+/** Follows a task's NDJSON stream to its end; calls `onEvent` with each event and its arrival time. */
 async function follow(url: string, id: string, onEvent?: (e: { type: string; data: Record<string, unknown> }, at: number) => void): Promise<string> {
   const res = await request(`${url}/v1/tasks/${id}/events?format=ndjson`);
   res.body.setEncoding('utf8');
