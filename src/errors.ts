@@ -30,6 +30,14 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, category: 'user', retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, category: 'user', retryable: false },
   RATE_LIMITED: { status: 429, category: 'user', retryable: true },
+  // Identity and access (docs/security.md#access-control).
+  UNAUTHENTICATED: { status: 401, category: 'user', retryable: false },
+  HOST_NOT_ALLOWED: { status: 421, category: 'user', retryable: false },
+  ORIGIN_NOT_ALLOWED: { status: 403, category: 'user', retryable: false },
+  KEY_NOT_FOUND: { status: 404, category: 'user', retryable: false },
+  POLICY_VERSION_CONFLICT: { status: 409, category: 'user', retryable: false },
+  QUOTA_EXCEEDED: { status: 429, category: 'user', retryable: false },
+  STREAM_LIMIT: { status: 429, category: 'user', retryable: true },
 
   // Task and step outcomes (recorded on tasks and steps; surfaced as 4xx/5xx only when a route fails).
   PLAN_INVALID: { status: 422, category: 'model', retryable: false },
@@ -65,12 +73,15 @@ export const ERROR_CODES = {
   APPROVAL_REJECTED: { status: 403, category: 'user', retryable: false },
   APPROVAL_NOT_FOUND: { status: 404, category: 'user', retryable: false },
   APPROVAL_DECIDED: { status: 409, category: 'user', retryable: false },
+  APPROVAL_EXPIRED: { status: 409, category: 'user', retryable: false },
+  TOOL_DENIED: { status: 403, category: 'user', retryable: false },
   CALL_IN_PROGRESS: { status: 409, category: 'user', retryable: true },
   FORBIDDEN: { status: 403, category: 'user', retryable: false },
   MCP_ERROR: { status: 502, category: 'third_party', retryable: true },
 
   // Service problems (5xx).
   NOT_READY: { status: 503, category: 'system', retryable: true },
+  AUTH_UNAVAILABLE: { status: 503, category: 'third_party', retryable: true },
   CONFIG_INVALID: { status: 500, category: 'system', retryable: false },
   STORE_ERROR: { status: 503, category: 'system', retryable: true },
   INTERNAL_ERROR: { status: 500, category: 'system', retryable: true },

@@ -95,6 +95,38 @@ const priceTable = z.unknown().transform((value, ctx) => {
   return parsed.data;
 });
 
+/** A setting given as JSON (env) or as the parsed value (override), checked by `schema`. */
+function jsonSetting<T extends z.ZodType>(schema: T) {
+  return z.unknown().transform((value, ctx): z.output<T> => {
+    let json: unknown = value;
+    if (typeof value === 'string') {
+      try {
+        json = JSON.parse(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+        return z.NEVER;
+      }
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error).replace(/\n/g, '; ') });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+}
+
+/** One tenant's quotas; a limit left out follows the service-wide setting, null lifts it. */
+export const tenantQuotaSchema = z
+  .object({
+    max_tasks: z.int().min(1).nullable().optional(),
+    tasks_per_minute: z.int().min(1).nullable().optional(),
+    tokens_per_day: z.int().min(1).nullable().optional(),
+    usd_per_day: z.number().positive().nullable().optional(),
+  })
+  .strict();
+export type TenantQuotaOverride = z.infer<typeof tenantQuotaSchema>;
+
 /** Each setting with its environment variable, default and meaning. */
 export const configSchema = z.object({
   /** TCP port of the HTTP API. Env `PORT`. @defaultValue 8000 */
@@ -271,6 +303,11 @@ export const configSchema = z.object({
   jsMemoryMb: int(8, 4096).default(64),
   /** Which tool calls need a human's approval: a JSON array of rules (docs/tools.md#approvals); by default, calls of side-effecting tools. Env `AGENTIC_APPROVAL_RULES`. */
   approvalRules: z.string().optional(),
+  /**
+   * The operator's tool policy (docs/security.md#the-tool-policy): JSON `{"rules": [...]}`, tried after the rules marked
+   * `enforce` and a tenant's own policy, before AGENTIC_TOOL_INVOKERS and AGENTIC_APPROVAL_RULES. Env `AGENTIC_TOOL_POLICY`.
+   */
+  toolPolicy: z.string().optional(),
   /** How long an approval request waits for a decision, ms. Env `AGENTIC_APPROVAL_TTL_MS`. @defaultValue 86400000 (a day) */
   approvalTtlMs: int(1000, 365 * 24 * 3600 * 1000).default(86_400_000),
   /**
@@ -292,7 +329,64 @@ export const configSchema = z.object({
   mcpServers: z.string().optional(),
   /** What a request that expires becomes. Env `AGENTIC_APPROVAL_DEFAULT` (approve/reject). @defaultValue reject */
   approvalDefault: z.enum(['approve', 'reject']).default('reject'),
-}).superRefine(requireProviderSettings).superRefine(requireEmailSender);
+
+  // Identity and access (docs/security.md#access-control).
+  /**
+   * How callers are identified. `auto`: local mode (every request is the local admin of tenant `default`,
+   * Host and Origin checked) when the service listens only on loopback and no API key or JWT issuer is
+   * configured, else authenticated mode; listening elsewhere with no way to authenticate fails at start.
+   * `required`: authenticated mode even on loopback. `none`: no authentication anywhere (every request is
+   * the local admin; a loud warning in the log and /health). Env `AGENTIC_AUTH`. @defaultValue auto
+   */
+  auth: z.enum(['auto', 'required', 'none']).default('auto'),
+  /** The `iss` a JWT must carry; setting it turns on JWT sign-in. Env `AGENTIC_JWT_ISSUER`. @example https://login.example.com/ */
+  jwtIssuer: z.string().min(1).optional(),
+  /** The `aud` a JWT must carry (required with AGENTIC_JWT_ISSUER). Env `AGENTIC_JWT_AUDIENCE`. @example agentic */
+  jwtAudience: z.string().min(1).optional(),
+  /** Where the issuer publishes its signing keys (fetched, cached, refetched for an unknown key id). Env `AGENTIC_JWT_JWKS_URL`. */
+  jwtJwksUrl: z.string().url().optional(),
+  /** A static public key instead of a JWKS URL: PEM (SPKI) or one JWK as JSON. Env `AGENTIC_JWT_PUBLIC_KEY`. */
+  jwtPublicKey: z.string().min(1).optional(),
+  /** Signature algorithms accepted, comma-separated (never `none`, never a shared secret). Env `AGENTIC_JWT_ALGORITHMS`. @defaultValue RS256,PS256,ES256,EdDSA */
+  jwtAlgorithms: commaList.pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1)).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  /** The claim naming the tenant. Env `AGENTIC_JWT_TENANT_CLAIM`. @defaultValue tenant */
+  jwtTenantClaim: z.string().min(1).default('tenant'),
+  /** The claim holding the role or roles (a string, comma-separated string or array). Env `AGENTIC_JWT_ROLE_CLAIM`. @defaultValue role */
+  jwtRoleClaim: z.string().min(1).default('role'),
+  /** Origins (scheme://host[:port]) of web pages allowed to call the API from a browser, besides the service's own, comma-separated. Env `AGENTIC_ALLOWED_ORIGINS`. */
+  allowedOrigins: commaList.default([]),
+  /** Approval requests may not be decided by the principal whose task (or direct call) asked for them. Env `AGENTIC_APPROVAL_FOUR_EYES` (true/false). @defaultValue true */
+  approvalFourEyes: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').or(z.boolean()).default(true),
+  /** Requests per minute of one credential (authenticated mode); 0 turns the limit off. Shared through Redis when REDIS_URL is set. Env `AGENTIC_RATE_LIMIT`. @defaultValue 1200 */
+  rateLimit: int(0, 10_000_000).default(1200),
+  /** Event streams (SSE, NDJSON, WebSocket) open at once per tenant, in each API process. Env `AGENTIC_MAX_STREAMS_PER_TENANT`. @defaultValue 1000 */
+  maxStreamsPerTenant: int(1, 1_000_000).default(1000),
+  /** Event streams open at once per credential, in each API process (authenticated mode). Env `AGENTIC_MAX_STREAMS_PER_CREDENTIAL`. @defaultValue 100 */
+  maxStreamsPerCredential: int(1, 1_000_000).default(100),
+  /** A connection that sends and receives nothing for this long is closed, ms (streams send heartbeats, so they stay open). Env `AGENTIC_IDLE_TIMEOUT_MS`. @defaultValue 120000 */
+  idleTimeoutMs: int(1000, 3_600_000).default(120_000),
+  /** Unfinished tasks one tenant may have at once; unset: no limit. Env `AGENTIC_TENANT_MAX_TASKS`. */
+  tenantMaxTasks: int(1, 100_000_000).optional(),
+  /** Tasks one tenant may create per minute; unset: no limit. Env `AGENTIC_TENANT_TASKS_PER_MINUTE`. */
+  tenantTasksPerMinute: int(1, 100_000_000).optional(),
+  /** Model tokens (input + output) one tenant may use per UTC day, reserved before each call; unset: no limit. Env `AGENTIC_TENANT_TOKENS_PER_DAY`. */
+  tenantTokensPerDay: int(1, 1_000_000_000_000).optional(),
+  /** Model cost one tenant may incur per UTC day, USD, reserved before each call; unset: no limit. Env `AGENTIC_TENANT_USD_PER_DAY`. */
+  tenantUsdPerDay: z.coerce.number().positive().max(1_000_000_000).optional(),
+  /**
+   * Quotas of named tenants, over the four above: JSON of tenant → {max_tasks?, tasks_per_minute?, tokens_per_day?, usd_per_day?}
+   * (null lifts a limit). Env `AGENTIC_TENANT_QUOTAS`. @example {"acme":{"usd_per_day":50,"max_tasks":20}}
+   */
+  tenantQuotas: jsonSetting(z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'tenant names are 1-64 letters, digits, ".", "_" or "-"'), tenantQuotaSchema)).default({}),
+  /** Largest `timeout_ms` a task may ask for, ms (at least AGENTIC_TASK_TIMEOUT_MS). Env `AGENTIC_TASK_MAX_TIMEOUT_MS`. @defaultValue 3600000 */
+  taskMaxTimeoutMs: int(100, 7 * 24 * 3600 * 1000).default(3_600_000),
+  /** Largest `budget_tokens` a task may ask for; unset: AGENTIC_TASK_BUDGET_TOKENS (a caller may lower the default budget, never raise it). Env `AGENTIC_TASK_MAX_BUDGET_TOKENS`. */
+  taskMaxBudgetTokens: int(1, 1_000_000_000).optional(),
+  /** Largest `budget_usd` a task may ask for; unset: AGENTIC_TASK_BUDGET_USD. Env `AGENTIC_TASK_MAX_BUDGET_USD`. */
+  taskMaxBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
+  /** Largest `retry_attempts` a task may ask for. Env `AGENTIC_MAX_RETRY_ATTEMPTS`. @defaultValue 10 */
+  maxRetryAttempts: int(1, 20).default(10),
+}).superRefine(requireProviderSettings).superRefine(requireEmailSender).superRefine(requireJwtSettings);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -381,7 +475,31 @@ export const ENV_NAMES: Record<keyof z.infer<typeof configSchema>, string> = {
   approvalTtlMs: 'AGENTIC_APPROVAL_TTL_MS',
   approvalDefault: 'AGENTIC_APPROVAL_DEFAULT',
   toolInvokers: 'AGENTIC_TOOL_INVOKERS',
+  toolPolicy: 'AGENTIC_TOOL_POLICY',
   mcpServers: 'AGENTIC_MCP_SERVERS',
+  auth: 'AGENTIC_AUTH',
+  jwtIssuer: 'AGENTIC_JWT_ISSUER',
+  jwtAudience: 'AGENTIC_JWT_AUDIENCE',
+  jwtJwksUrl: 'AGENTIC_JWT_JWKS_URL',
+  jwtPublicKey: 'AGENTIC_JWT_PUBLIC_KEY',
+  jwtAlgorithms: 'AGENTIC_JWT_ALGORITHMS',
+  jwtTenantClaim: 'AGENTIC_JWT_TENANT_CLAIM',
+  jwtRoleClaim: 'AGENTIC_JWT_ROLE_CLAIM',
+  allowedOrigins: 'AGENTIC_ALLOWED_ORIGINS',
+  approvalFourEyes: 'AGENTIC_APPROVAL_FOUR_EYES',
+  rateLimit: 'AGENTIC_RATE_LIMIT',
+  maxStreamsPerTenant: 'AGENTIC_MAX_STREAMS_PER_TENANT',
+  maxStreamsPerCredential: 'AGENTIC_MAX_STREAMS_PER_CREDENTIAL',
+  idleTimeoutMs: 'AGENTIC_IDLE_TIMEOUT_MS',
+  tenantMaxTasks: 'AGENTIC_TENANT_MAX_TASKS',
+  tenantTasksPerMinute: 'AGENTIC_TENANT_TASKS_PER_MINUTE',
+  tenantTokensPerDay: 'AGENTIC_TENANT_TOKENS_PER_DAY',
+  tenantUsdPerDay: 'AGENTIC_TENANT_USD_PER_DAY',
+  tenantQuotas: 'AGENTIC_TENANT_QUOTAS',
+  taskMaxTimeoutMs: 'AGENTIC_TASK_MAX_TIMEOUT_MS',
+  taskMaxBudgetTokens: 'AGENTIC_TASK_MAX_BUDGET_TOKENS',
+  taskMaxBudgetUsd: 'AGENTIC_TASK_MAX_BUDGET_USD',
+  maxRetryAttempts: 'AGENTIC_MAX_RETRY_ATTEMPTS',
 };
 
 /** The settings of a role's model, e.g. `modelWriter` for `writer`. */
@@ -417,6 +535,15 @@ function requireProviderSettings(c: Record<string, unknown>, ctx: z.RefinementCt
     if (!needed || (typeof c[needed] === 'string' && c[needed] !== '')) continue;
     ctx.addIssue({ code: 'custom', path: [needed], message: `must be set for ${ENV_NAMES[key]}=${spec.id}` });
   }
+}
+
+/** JWT sign-in needs its audience and exactly one source of keys. */
+function requireJwtSettings(c: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const jwt = ['jwtIssuer', 'jwtAudience', 'jwtJwksUrl', 'jwtPublicKey'].filter((k) => c[k] !== undefined);
+  if (jwt.length === 0) return;
+  if (!c.jwtIssuer) ctx.addIssue({ code: 'custom', path: ['jwtIssuer'], message: `must be set with ${jwt.map((k) => ENV_NAMES[k as keyof typeof ENV_NAMES]).join(', ')}` });
+  if (!c.jwtAudience) ctx.addIssue({ code: 'custom', path: ['jwtAudience'], message: 'must be set with AGENTIC_JWT_ISSUER' });
+  if (!c.jwtJwksUrl === !c.jwtPublicKey) ctx.addIssue({ code: 'custom', path: ['jwtJwksUrl'], message: 'give exactly one of AGENTIC_JWT_JWKS_URL and AGENTIC_JWT_PUBLIC_KEY' });
 }
 
 /** send_email needs a sender to go with its server. */
