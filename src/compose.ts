@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
+import { Authenticator } from './auth/authenticator.js';
 import { createBuiltinBrain } from './brains/builtin/index.js';
 import { createModelBrain, RedisCircuitBreakers } from './brains/llm/index.js';
 import type { Brain } from './brains/types.js';
@@ -67,6 +68,10 @@ export interface App {
   tools: ToolRegistry;
   engine: Engine;
   logger: Logger;
+  /** Who is asking: the mode and the credentials (processes that serve the API; null for workers). */
+  auth: Authenticator | null;
+  /** The Redis connection, when REDIS_URL is set (shared counters such as rate limits live there). */
+  redis: Redis | null;
   /** Starts the worker side (for roles that run it). */
   startWorker(): Promise<void>;
   /** Stops work (finishing what runs within the grace period) and closes connections. */
@@ -195,9 +200,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     for (const problem of mcp?.problems ?? []) logger.warn(problem, 'MCP server left out');
     const tools = options.tools ?? createToolRegistry([...(await configuredTools(config, logger)), ...(mcp?.tools ?? [])]);
     const engine = new Engine({ store, bus, queue, brain, tools, config, logger, workerId, extraApprovalRules: mcp?.approvalRules });
+    // The mode is chosen once, at start (a start that cannot authenticate anyone fails here).
+    const auth = role === 'worker' ? null : await Authenticator.create(config, store, logger);
     let closed = false;
     return {
-      config, role, shape, store, bus, queue, brain, tools, engine, logger,
+      config, role, shape, store, bus, queue, brain, tools, engine, logger, auth, redis: redis ?? null,
       startWorker: async () => {
         if (role === 'api') return;
         await engine.startWorker({ exclusive: shape === 'embedded', reconcileEveryMs: config.reconcileMs, pollStore: shape === 'postgres' });

@@ -43,7 +43,7 @@ interface Doc {
 }
 
 describe('documents', () => {
-  const headers = { 'x-tenant-id': 'docs' };
+  const headers = { 'x-act-as-tenant': 'docs' };
 
   it('adds a document with 201 and reads it back with its content', async () => {
     const body = { title: 'Capybara notes', content: 'Capybaras are the largest living rodents. They graze on grasses.', metadata: { source: 'field', year: 2024 } };
@@ -59,7 +59,7 @@ describe('documents', () => {
   });
 
   it('lists documents newest first and pages through them with the cursor', async () => {
-    const pagedHeaders = { 'x-tenant-id': 'docs-paged' };
+    const pagedHeaders = { 'x-act-as-tenant': 'docs-paged' };
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push((await call<Doc>(base, '/v1/documents', { json: { title: `Doc ${i}`, content: `Body number ${i}.` }, headers: pagedHeaders })).body.id);
@@ -114,10 +114,10 @@ describe('documents', () => {
   it('keeps each tenant\'s documents to itself, in the API and in knowledge search', async () => {
     const secret = await call<Doc>(base, '/v1/documents', {
       json: { title: 'Tapir secrets', content: 'Tapirs use their snouts to grab fruit. Tapirs are shy swimmers.' },
-      headers: { 'x-tenant-id': 'docs-owner' },
+      headers: { 'x-act-as-tenant': 'docs-owner' },
     });
     expect(secret.status).toBe(201);
-    const other = { 'x-tenant-id': 'docs-stranger' };
+    const other = { 'x-act-as-tenant': 'docs-stranger' };
     expectError(await call(base, `/v1/documents/${secret.body.id}`, { headers: other }), 404, 'DOCUMENT_NOT_FOUND');
     expectError(await call(base, `/v1/documents/${secret.body.id}`, { method: 'DELETE', headers: other }), 404, 'DOCUMENT_NOT_FOUND');
     expect((await call<{ items: Doc[] }>(base, '/v1/documents', { headers: other })).body.items).toEqual([]);
@@ -125,10 +125,10 @@ describe('documents', () => {
     const stranger = await runTask({ input: 'What do our documents say about tapirs?' }, other);
     expect(stranger.view.final_output).not.toContain('snouts');
     expect(stranger.view.final_output).not.toContain(secret.body.id);
-    const owner = await runTask({ input: 'What do our documents say about tapirs?' }, { 'x-tenant-id': 'docs-owner' });
+    const owner = await runTask({ input: 'What do our documents say about tapirs?' }, { 'x-act-as-tenant': 'docs-owner' });
     expect(owner.view.final_output).toContain('Tapirs use their snouts to grab fruit.');
     // Still there for its owner.
-    expect((await call(base, `/v1/documents/${secret.body.id}`, { headers: { 'x-tenant-id': 'docs-owner' } })).status).toBe(200);
+    expect((await call(base, `/v1/documents/${secret.body.id}`, { headers: { 'x-act-as-tenant': 'docs-owner' } })).status).toBe(200);
   });
 
   it('refuses invalid documents with 400 and an oversized one with 413', async () => {
@@ -152,7 +152,7 @@ interface StoredFile {
 }
 
 describe('files', () => {
-  const headers = { 'x-tenant-id': 'files' };
+  const headers = { 'x-act-as-tenant': 'files' };
   const csv = 'team,points\nred,3\nblue,7\nred,4\ngreen,1\n';
 
   it('uploads multipart with 201, sha256 and size, and serves the exact bytes back', async () => {
@@ -195,7 +195,7 @@ describe('files', () => {
   });
 
   it('lists files newest first, with pagination', async () => {
-    const listHeaders = { 'x-tenant-id': 'files-list' };
+    const listHeaders = { 'x-act-as-tenant': 'files-list' };
     const ids: string[] = [];
     for (const name of ['a.txt', 'b.txt', 'c.txt']) ids.push((await upload(base, name, name, 'text/plain', listHeaders)).body.id as string);
     const all = await call<{ items: StoredFile[]; next_cursor: string | null }>(base, '/v1/files', { headers: listHeaders });
@@ -225,7 +225,7 @@ describe('files', () => {
   });
 
   it('refuses a file over the limit with 413 and stores nothing', async () => {
-    const listHeaders = { 'x-tenant-id': 'files-big' };
+    const listHeaders = { 'x-act-as-tenant': 'files-big' };
     const big = await upload(base, 'big.csv', 'x'.repeat(MAX_FILE_BYTES + 1), 'text/csv', listHeaders);
     expectError(big, 413, 'PAYLOAD_TOO_LARGE');
     const exact = await upload(base, 'exact.csv', 'y'.repeat(MAX_FILE_BYTES), 'text/csv', listHeaders);
@@ -262,8 +262,8 @@ describe('files', () => {
   });
 
   it('keeps each tenant\'s files to itself', async () => {
-    const file = (await upload(base, 'private.csv', csv, 'text/csv', { 'x-tenant-id': 'files-owner' })).body as unknown as StoredFile;
-    const other = { 'x-tenant-id': 'files-stranger' };
+    const file = (await upload(base, 'private.csv', csv, 'text/csv', { 'x-act-as-tenant': 'files-owner' })).body as unknown as StoredFile;
+    const other = { 'x-act-as-tenant': 'files-stranger' };
     expectError(await call(base, `/v1/files/${file.id}`, { headers: other }), 404, 'FILE_NOT_FOUND');
     expectError(await call(base, `/v1/files/${file.id}/content`, { headers: other }), 404, 'FILE_NOT_FOUND');
     expect((await call<{ items: StoredFile[] }>(base, '/v1/files', { headers: other })).body.items).toEqual([]);

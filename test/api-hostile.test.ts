@@ -11,7 +11,7 @@ let server: TestServer;
 let base: string;
 
 /** Everything hostile goes to this tenant, so anything it wrongly created would show in its lists. */
-const TENANT = { 'x-tenant-id': 'hostile' };
+const TENANT = { 'x-act-as-tenant': 'hostile' };
 const JSON_TYPE = { 'content-type': 'application/json', ...TENANT };
 
 let taskId: string;
@@ -112,7 +112,7 @@ describe('malformed bodies', () => {
 
   it('accepts nesting up to the limit', async () => {
     const body = `{"title":"Nested","content":"deep","metadata":${'{"a":'.repeat(63)}1${'}'.repeat(63)}}`;
-    const res = await call(base, '/v1/documents', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-tenant-id': 'hostile-ok' } });
+    const res = await call(base, '/v1/documents', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-act-as-tenant': 'hostile-ok' } });
     expect(res.status).toBe(201);
   });
 });
@@ -153,7 +153,7 @@ describe('wrong media types', () => {
 
   it('takes JSON with a charset parameter and +json media types', async () => {
     for (const type of ['application/json; charset=utf-8', 'application/json;charset=UTF-8', 'application/vnd.api+json']) {
-      const res = await call(base, '/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'What is 2 + 3?' }), headers: { 'content-type': type, 'x-tenant-id': 'hostile-ok' } });
+      const res = await call(base, '/v1/tasks', { method: 'POST', body: JSON.stringify({ input: 'What is 2 + 3?' }), headers: { 'content-type': type, 'x-act-as-tenant': 'hostile-ok' } });
       expect({ type, status: res.status }).toEqual({ type, status: 202 });
     }
   });
@@ -216,7 +216,7 @@ describe('prototype poisoning', () => {
   it('keeps such words as text inside strings and as plain keys', async () => {
     const res = await call(base, '/v1/documents', {
       json: { title: '__proto__ and constructor', content: 'The constructor sets __proto__.', metadata: { constructor: 'Ada' } },
-      headers: { 'x-tenant-id': 'hostile-ok' },
+      headers: { 'x-act-as-tenant': 'hostile-ok' },
     });
     expect(res.status).toBe(201);
     expect(res.body.metadata).toEqual({ constructor: 'Ada' });
@@ -247,9 +247,9 @@ describe('NUL characters and unpaired surrogates', () => {
   });
 
   it('keeps paired surrogates (emoji) and other control characters', async () => {
-    const res = await call<{ id: string }>(base, '/v1/tasks', { json: { input: 'What is 2 + 2? 🙂\ttab' }, headers: { 'x-tenant-id': 'hostile-ok' } });
+    const res = await call<{ id: string }>(base, '/v1/tasks', { json: { input: 'What is 2 + 2? 🙂\ttab' }, headers: { 'x-act-as-tenant': 'hostile-ok' } });
     expect(res.status).toBe(202);
-    expect((await call(base, `/v1/tasks/${res.body.id}`, { headers: { 'x-tenant-id': 'hostile-ok' } })).body.input).toBe('What is 2 + 2? 🙂\ttab');
+    expect((await call(base, `/v1/tasks/${res.body.id}`, { headers: { 'x-act-as-tenant': 'hostile-ok' } })).body.input).toBe('What is 2 + 2? 🙂\ttab');
   });
 
   it.each([

@@ -138,7 +138,7 @@ describe('POST /tasks and POST /tasks/{id}/execute', () => {
 
 describe('GET /tasks', () => {
   it('lists {tasks: [{task_id, status, user_input, created_at}], total}, newest first', async () => {
-    const headers = { 'x-tenant-id': 'seed-list' };
+    const headers = { 'x-act-as-tenant': 'seed-list' };
     const ids: string[] = [];
     for (const text of ['first', 'second', 'third']) {
       ids.push((await call(base, '/tasks', { json: { task_description: text }, headers })).body.task_id as string);

@@ -155,14 +155,14 @@ describe('Idempotency-Key', () => {
     expect(conflict.details.task_id).toBe(first.body.id);
 
     // Keys belong to a tenant: another tenant with the same key gets its own task.
-    const other = await call<Created>(base, '/v1/tasks', { json: body, headers: { 'idempotency-key': key, 'x-tenant-id': 'idem-other' } });
+    const other = await call<Created>(base, '/v1/tasks', { json: body, headers: { 'idempotency-key': key, 'x-act-as-tenant': 'idem-other' } });
     expect(other.status).toBe(202);
     expect(other.body.id).not.toBe(first.body.id);
     expect(other.headers.get('idempotent-replayed')).toBeNull();
 
     const events = await finish(first.body.id);
     expect(events.filter((e) => e.type === 'task_created')).toHaveLength(1);
-    await finish(other.body.id, { 'x-tenant-id': 'idem-other' });
+    await finish(other.body.id, { 'x-act-as-tenant': 'idem-other' });
   });
 
   it('refuses a key that is not 1-255 visible ASCII characters', async () => {
@@ -172,7 +172,7 @@ describe('Idempotency-Key', () => {
 });
 
 describe('GET /v1/tasks', () => {
-  const tenant = { 'x-tenant-id': 'lister' };
+  const tenant = { 'x-act-as-tenant': 'lister' };
   const pending: string[] = [];
   const completed: string[] = [];
 
@@ -234,7 +234,7 @@ describe('GET /v1/tasks', () => {
 
   // Rows within one millisecond: the cursor must keep created_at at full precision or it skips one.
   it('walks tasks created within the same millisecond without skipping any', async () => {
-    const headers = { 'x-tenant-id': 'same-ms' };
+    const headers = { 'x-act-as-tenant': 'same-ms' };
     const older = await createPending('older', headers);
     const newer = await createPending('newer', headers);
     const db = (server.app.store as unknown as { db: { query(sql: string, params: unknown[]): Promise<unknown> } }).db;
@@ -273,12 +273,13 @@ describe('GET /v1/tasks/{id}', () => {
     const t = res.body as Json & { plan: Json; steps: Json[]; usage: Json };
     expect(Object.keys(t).sort()).toEqual(
       [
-        'brain', 'completed_at', 'created_at', 'deadline_at', 'duration_ms', 'error', 'files', 'final_output', 'id', 'input',
+        'brain', 'completed_at', 'created_at', 'created_by', 'deadline_at', 'duration_ms', 'error', 'files', 'final_output', 'id', 'input',
         'last_event_seq', 'links', 'options', 'plan', 'plans', 'queued_at', 'started_at', 'status', 'steps', 'updated_at', 'usage',
       ].sort(),
     );
     expect(t.status).toBe('completed');
     expect(t.brain).toBe('builtin');
+    expect(t.created_by).toEqual({ id: 'local', name: null, roles: ['admin'] });
     expect(t.error).toBeNull();
     expect(t.final_output).toContain('Grey herons nest in colonies called heronries.');
     expect(typeof t.duration_ms).toBe('number');
@@ -329,7 +330,7 @@ describe('POST /v1/tasks/{id}/cancel', () => {
 
     const view = await call(base, `/v1/tasks/${id}`);
     expect(view.body.status).toBe('cancelled');
-    expect(view.body.error).toEqual({ code: 'CANCELLED', message: 'cancelled by request' });
+    expect(view.body.error).toEqual({ code: 'CANCELLED', message: 'cancelled by request', details: { cancelled_by: 'local' } });
     const events = await finish(id);
     expect(events.map((e) => e.type)).toEqual(['task_created', 'task_cancelled']);
     expectFinishedLog(events, id);
@@ -544,8 +545,8 @@ describe('event streams', () => {
 });
 
 describe('tenancy', () => {
-  const a = { 'x-tenant-id': 'tenant-a' };
-  const b = { 'x-tenant-id': 'tenant-b' };
+  const a = { 'x-act-as-tenant': 'tenant-a' };
+  const b = { 'x-act-as-tenant': 'tenant-b' };
   let done: string;
   let waiting: string;
 
@@ -592,9 +593,9 @@ describe('tenancy', () => {
     expect(listA.body.items.map((t) => t.id).sort()).toEqual([done, waiting].sort());
   });
 
-  it('refuses a malformed X-Tenant-Id with 400 on every kind of route', async () => {
+  it('refuses a malformed X-Act-As-Tenant with 400 on every kind of route', async () => {
     for (const tenant of ['has space', 'x'.repeat(65), 'semi;colon', 'ünï']) {
-      const headers = { 'x-tenant-id': tenant };
+      const headers = { 'x-act-as-tenant': tenant };
       expectError(await call(base, '/v1/tasks', { headers }), 400, 'VALIDATION_ERROR');
       expectError(await call(base, '/v1/tasks', { json: { input: 'x' }, headers }), 400, 'VALIDATION_ERROR');
       expectError(await call(base, `/v1/tasks/${done}`, { headers }), 400, 'VALIDATION_ERROR');

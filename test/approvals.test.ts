@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrain } from '../src/brains/scripted.js';
 import type { DecideRequest, Decision } from '../src/brains/types.js';
+import type { Role } from '../src/auth/principal.js';
 import type { Config } from '../src/config/index.js';
+import { makeKey } from './support/access.js';
 import { call, type Json } from './support/http.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { startSmtpSink, type SmtpSink } from './support/smtp-server.js';
@@ -52,8 +54,8 @@ async function boot(config: Partial<Config> = {}): Promise<TestServer> {
 }
 
 /** Creates a task through the engine: its options carry the script, which the API's strict options would refuse. */
-async function createTask(options: Record<string, unknown>): Promise<string> {
-  const { task } = await s!.app.engine.submit({ tenantId: 'default', input: 'Email the summary', files: [], options, start: true });
+async function createTask(options: Record<string, unknown>, createdBy?: { id: string; name: string | null; roles: Role[] }): Promise<string> {
+  const { task } = await s!.app.engine.submit({ tenantId: 'default', input: 'Email the summary', files: [], options, start: true, createdBy });
   return task.id;
 }
 
@@ -65,25 +67,29 @@ async function events(id: string): Promise<Array<Json & { type: string; data: Js
   return (await s!.app.store.listEvents(id, 0, 1000)) as unknown as Array<Json & { type: string; data: Json }>;
 }
 
-async function pendingApproval(id: string): Promise<Json & { id: string }> {
-  await until(async () => (await task(id)).status === 'awaiting_approval', 20_000);
-  const list = (await call(s!.url, `/v1/approvals?task_id=${id}`)).body as { items: Array<Json & { id: string }> };
+async function pendingApproval(id: string, headers: Record<string, string> = {}): Promise<Json & { id: string }> {
+  await until(async () => (await s!.app.store.getTask(id))?.status === 'awaiting_approval', 20_000);
+  const list = (await call(s!.url, `/v1/approvals?task_id=${id}`, { headers })).body as { items: Array<Json & { id: string }> };
   expect(list.items).toHaveLength(1);
   return list.items[0]!;
 }
 
-async function finished(id: string) {
-  await until(async () => ['completed', 'failed', 'cancelled'].includes((await task(id)).status), 20_000);
-  return task(id);
+async function finished(id: string, headers: Record<string, string> = {}) {
+  await until(async () => ['completed', 'failed', 'cancelled'].includes((await s!.app.store.getTask(id))?.status ?? ''), 20_000);
+  return (await call(s!.url, `/v1/tasks/${id}`, { headers })).body as Json & { status: string; final_output: string | null };
 }
 
 describe('approval of a side-effecting call', () => {
   it('waits for a decision, then sends exactly one email, and records who approved', async () => {
     // No reconciler pass during the test: the decision itself must wake the step.
-    await boot({ reconcileMs: 600_000 });
+    await boot({ reconcileMs: 600_000, auth: 'required' });
+    const admin = await makeKey(s!.app, 'default', 'admin', { name: 'reader' });
+    const carol = await makeKey(s!.app, 'default', 'approver,member', { name: 'carol' });
+    const alice = await makeKey(s!.app, 'default', 'approver', { name: 'alice' });
     const before = smtp.messages.length;
-    const id = await createTask({ to: ['ops@example.com'] });
-    const approval = await pendingApproval(id);
+    const id = await createTask({ to: ['ops@example.com'] }, { id: `key:${carol.id}`, name: 'carol', roles: ['member', 'approver'] });
+    const approval = await pendingApproval(id, admin.headers);
+    expect(approval.requested_by).toBe(`key:${carol.id}`);
     expect(approval).toMatchObject({ status: 'pending', tool: 'send_email', task_id: id, step_id: 'mail', call_id: 'mail.0.0', default_decision: 'reject' });
     expect(approval.args).toMatchObject({ to: ['ops@example.com'], subject: 'Summary' });
     expect(approval.args_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -94,10 +100,17 @@ describe('approval of a side-effecting call', () => {
     const step = (await s!.app.store.listSteps(id))[0]!;
     expect(step).toMatchObject({ status: 'waiting', lease_owner: null });
 
-    const decided = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve', reason: 'looks right' }, headers: { 'x-user-id': 'alice' } });
+    // Four eyes: the principal whose task asked may not decide, though it holds the approver role.
+    const own = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve' }, headers: carol.headers });
+    expect(own.status, own.text).toBe(403);
+    expect(own.body).toMatchObject({ error: { code: 'FORBIDDEN', details: { reason: 'four_eyes' } } });
+    // X-User-Id names nobody, and a decided_by that is not the caller is refused.
+    const claimed = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve', decided_by: 'mallory' }, headers: { ...alice.headers, 'x-user-id': 'mallory' } });
+    expect(claimed.status).toBe(400);
+    const decided = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve', reason: 'looks right' }, headers: { ...alice.headers, 'x-user-id': 'mallory' } });
     expect(decided.status, decided.text).toBe(200);
-    expect(decided.body).toMatchObject({ status: 'approved', decided_by: 'alice', reason: 'looks right' });
-    const done = await finished(id);
+    expect(decided.body).toMatchObject({ status: 'approved', decided_by: `key:${alice.id}`, reason: 'looks right' });
+    const done = await finished(id, admin.headers);
     expect(done.status).toBe('completed');
     await smtp.waitForMessages(before + 1);
     expect(smtp.messages.length).toBe(before + 1);
@@ -106,11 +119,26 @@ describe('approval of a side-effecting call', () => {
     const types = (await events(id)).map((e) => e.type);
     expect(types.indexOf('approval_requested')).toBeLessThan(types.indexOf('approval_decided'));
     expect(types.indexOf('approval_decided')).toBeLessThan(types.indexOf('tool_call_started'));
+    expect((await events(id)).find((e) => e.type === 'approval_decided')?.data).toMatchObject({ decided_by: `key:${alice.id}` });
     // A second decision is refused and changes nothing.
-    const again = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'reject' } });
+    const again = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'reject' }, headers: admin.headers });
     expect(again.status).toBe(409);
     expect((again.body as { error: { code: string } }).error.code).toBe('APPROVAL_DECIDED');
-    expect((await call(s!.url, `/v1/approvals/${approval.id}`)).body).toMatchObject({ status: 'approved', decided_by: 'alice' });
+    expect((await call(s!.url, `/v1/approvals/${approval.id}`, { headers: admin.headers })).body).toMatchObject({ status: 'approved', decided_by: `key:${alice.id}` });
+    // The decision is in the audit log, with its principal.
+    const audit = (await call<{ items: Json[] }>(s!.url, '/v1/audit?action=approval.decided', { headers: admin.headers })).body.items;
+    expect(audit).toEqual([expect.objectContaining({ principal: `key:${alice.id}`, principal_name: 'alice', target_id: approval.id, details: expect.objectContaining({ decision: 'approve' }) })]);
+  });
+
+  it('refuses a decision after the request expired, even before the reconciler applied its default', async () => {
+    await boot({ reconcileMs: 600_000, approvalTtlMs: 1000 });
+    const id = await createTask({ to: ['ops@example.com'] });
+    const approval = await pendingApproval(id);
+    await new Promise((r) => setTimeout(r, 1200));
+    const late = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve' } });
+    expect(late.status, late.text).toBe(409);
+    expect(late.body).toMatchObject({ error: { code: 'APPROVAL_EXPIRED', details: { default_decision: 'reject' } } });
+    expect((await call(s!.url, `/v1/approvals/${approval.id}`)).body).toMatchObject({ status: 'pending', decided_by: null });
   });
 
   it('gives a rejection back to the agent as an observation; nothing is sent', async () => {
@@ -118,11 +146,11 @@ describe('approval of a side-effecting call', () => {
     const before = smtp.messages.length;
     const id = await createTask({ to: ['ceo@example.com'] });
     const approval = await pendingApproval(id);
-    const res = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'reject', reason: 'not to the CEO', decided_by: 'bob' } });
+    const res = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'reject', reason: 'not to the CEO' } });
     expect(res.status).toBe(200);
     const done = await finished(id);
     expect(done.status).toBe('completed');
-    expect(done.final_output).toMatch(/^Not sent: APPROVAL_REJECTED: send_email was not approved \(bob rejected it: not to the CEO\)/);
+    expect(done.final_output).toMatch(/^Not sent: APPROVAL_REJECTED: send_email was not approved \(local rejected it: not to the CEO\)/);
     expect(smtp.messages.length).toBe(before);
     expect((await s!.app.store.listToolCalls(id)).filter((c) => c.tool === 'send_email')).toEqual([]);
   });
@@ -154,7 +182,7 @@ describe('approval of a side-effecting call', () => {
     await boot();
     const id = await createTask({ to: ['ops@example.com'] });
     const approval = await pendingApproval(id);
-    const other = { 'x-tenant-id': 'other' };
+    const other = { 'x-act-as-tenant': 'other' };
     expect(((await call(s!.url, '/v1/approvals', { headers: other })).body as { items: unknown[] }).items).toEqual([]);
     expect((await call(s!.url, `/v1/approvals/${approval.id}`, { headers: other })).status).toBe(404);
     const res = await call(s!.url, `/v1/approvals/${approval.id}`, { json: { decision: 'approve' }, headers: other });
@@ -205,7 +233,7 @@ describe('the tools API', () => {
     expect((await call(s!.url, '/v1/tools/nope/invoke', { json: { args: {} } })).status).toBe(404);
     const refused = await call(s!.url, '/v1/tools/send_email/invoke', { json: { args: { to: ['a@example.com'], subject: 's', text: 't' } }, headers: { 'idempotency-key': 'k1' } });
     expect(refused.status).toBe(403);
-    expect((refused.body as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+    expect(refused.body).toMatchObject({ error: { code: 'TOOL_DENIED', details: { tool: 'send_email', decision: 'deny', rule: 'default:direct' } } });
   });
 
   it('runs a side-effecting tool once, after approval, and replays its result for the same key', async () => {

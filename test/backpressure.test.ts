@@ -49,9 +49,9 @@ describe('fairness', () => {
   it('caps the steps a tenant runs at once, so another tenant is not starved', async () => {
     const s = await startTestServer({ brain: brain(0, 300, 3), config: { tenantMaxRunning: 1, workerConcurrency: 8, maxParallelSteps: 3 } });
     servers.push(s);
-    const big = ((await (await post(s.url, { input: 'big' }, { 'x-tenant-id': 'greedy' })).json()) as { id: string }).id;
+    const big = ((await (await post(s.url, { input: 'big' }, { 'x-act-as-tenant': 'greedy' })).json()) as { id: string }).id;
     await new Promise((r) => setTimeout(r, 100));
-    const small = ((await (await post(s.url, { input: 'small' }, { 'x-tenant-id': 'modest' })).json()) as { id: string }).id;
+    const small = ((await (await post(s.url, { input: 'small' }, { 'x-act-as-tenant': 'modest' })).json()) as { id: string }).id;
     expect(await waitForTask(s.app, big)).toBe('completed');
     expect(await waitForTask(s.app, small)).toBe('completed');
     const greedy = await s.app.store.listSteps(big);

@@ -56,7 +56,7 @@ describe.skipIf(!HAS_BWRAP)('run_python in a task', () => {
     expect(content.headers.get('content-disposition')).toContain("filename*=UTF-8''totals.csv");
     expect(await content.text()).toBe('region,amount\nnorth,17\nsouth,5\n');
     // Another tenant sees neither the task nor its artifacts; an unknown name is a 404.
-    expect((await call(s.url, `/v1/tasks/${task.id}/artifacts/totals.csv`, { headers: { 'x-tenant-id': 'other' } })).status).toBe(404);
+    expect((await call(s.url, `/v1/tasks/${task.id}/artifacts/totals.csv`, { headers: { 'x-act-as-tenant': 'other' } })).status).toBe(404);
     expect((await call(s.url, `/v1/tasks/${task.id}/artifacts/nope.csv`)).status).toBe(404);
   });
 });

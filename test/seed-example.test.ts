@@ -39,7 +39,7 @@ async function run(decision: 'approve' | 'reject') {
   await until(async () => ((await call(s.url, `/v1/tasks/${id}`)).body as { status: string }).status === 'awaiting_approval');
   const pending = (await call(s.url, `/v1/approvals?task_id=${id}`)).body as { items: Array<{ id: string; tool: string; args: Json }> };
   expect(pending.items).toHaveLength(1);
-  const decided = await call(s.url, `/v1/approvals/${pending.items[0]!.id}`, { json: { decision, reason: decision === 'reject' ? 'not yet' : undefined, decided_by: 'ops-lead' } });
+  const decided = await call(s.url, `/v1/approvals/${pending.items[0]!.id}`, { json: { decision, reason: decision === 'reject' ? 'not yet' : undefined } });
   expect(decided.status).toBe(200);
   const events = ndjsonLines((await call(s.url, `/v1/tasks/${id}/events?format=ndjson`)).text);
   expectFinishedLog(events, id);
@@ -81,7 +81,7 @@ describe('the seed example: analyse a CSV and email the summary', () => {
     const before = smtp.messages.length;
     const { task } = await run('reject');
     expect(task.status).toBe('completed');
-    expect(task.final_output).toMatch(/Not sent to ops@example\.com: rejected at approval: .*ops-lead rejected it: not yet/);
+    expect(task.final_output).toMatch(/Not sent to ops@example\.com: rejected at approval: .*local rejected it: not yet/);
     await new Promise((r) => setTimeout(r, 200));
     expect(smtp.messages.length).toBe(before);
   });

@@ -1,22 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../compose.js';
 import { AppError } from '../errors.js';
-import type { TaskRecord } from '../store/types.js';
-
-const TENANT = /^[A-Za-z0-9_.-]{1,64}$/;
+import type { Principal } from '../auth/principal.js';
+import type { Creator, TaskRecord } from '../store/types.js';
 
 /**
- * The caller's tenant. Until authentication exists, the `X-Tenant-Id` header names it (default
- * `default`); every read and write is scoped by it, so one tenant never sees another's data.
+ * The caller's tenant, from its credential (src/api/access.ts); every read and write is scoped by it,
+ * so one tenant never sees another's data: another tenant's ids are simply not found.
  */
 export function tenantOf(request: FastifyRequest): string {
-  const raw = request.headers['x-tenant-id'];
-  if (raw === undefined) return 'default';
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (!value || !TENANT.test(value)) {
-    throw new AppError('VALIDATION_ERROR', 'X-Tenant-Id must be 1-64 letters, digits, ".", "_" or "-"');
-  }
-  return value;
+  return request.principal.tenantId;
 }
 
 /** The task, if it exists and belongs to the caller's tenant; else TASK_NOT_FOUND. */
@@ -34,4 +27,9 @@ export function idempotencyKey(raw: string | string[] | undefined): string | und
     throw new AppError('VALIDATION_ERROR', 'Idempotency-Key must be 1-255 visible ASCII characters');
   }
   return value;
+}
+
+/** The principal as recorded on a task it creates. */
+export function creatorOf(p: Principal): Creator {
+  return { id: p.id, name: p.name, roles: [...p.roles] };
 }

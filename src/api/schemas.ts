@@ -1,5 +1,6 @@
 /** Request schemas of the HTTP API (zod; published as JSON Schema in /openapi.json). */
 import { z } from 'zod';
+import { ROLES } from '../auth/principal.js';
 import { TASK_STATUSES } from '../store/types.js';
 
 export const MAX_INPUT_CHARS = 20_000;
@@ -118,7 +119,7 @@ export const decideApprovalBody = z
   .object({
     decision: z.enum(['approve', 'reject']),
     reason: text().max(2000).optional().describe('Why; shown to the agent on a rejection.'),
-    decided_by: text().trim().min(1).max(200).optional().describe('Who decides; else the X-User-Id header, else the tenant.'),
+    decided_by: text().trim().min(1).max(200).optional().describe('Deprecated: the decider is always the authenticated principal; a different value is refused.'),
   })
   .strict();
 
@@ -127,3 +128,56 @@ export const invokeToolBody = z.object({ args: z.unknown().refine(isStorable, UN
 export const nameParams = z.object({ name: text().min(1).max(64) });
 
 export const artifactParams = z.object({ id: id(), name: text().min(1).max(200) });
+
+export const createKeyBody = z
+  .object({
+    name: text().trim().min(1).max(100).optional().describe('A name to recognise the key by (default: its id).'),
+    roles: z.array(z.enum(ROLES)).min(1).max(4).describe('viewer, member, approver, admin; at most what your own roles grant.'),
+    expires: text().max(40).optional().describe('A duration (30d, 12h, 1y) or a date (2027-01-31); default: never.'),
+  })
+  .strict();
+
+export const streamTicketBody = z.object({ task_id: id().describe('The task whose events the ticket opens.') }).strict();
+
+const timestamp = () =>
+  text()
+    .max(40)
+    .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO date or time')
+    .optional();
+
+export const auditQuery = z.object({
+  action: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined))
+    .describe('Comma-separated actions, e.g. task.created,approval.decided.'),
+  principal: text().max(300).optional().describe('Only the actions of this principal (e.g. key:key_0123…).'),
+  target_id: text().max(MAX_ID_CHARS).optional().describe('Only the actions on this task, key, approval or tool.'),
+  since: timestamp().describe('From this time on.'),
+  until: timestamp().describe('Before this time.'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: cursor(),
+});
+
+const policyRules = z
+  .array(z.record(z.string(), z.unknown()))
+  .max(200)
+  .describe('The rules, tried in order (docs/security.md#the-tool-policy): {id?, tool, except?, decision, via?, agents?, roles?, effects?, when?, reason?}.');
+
+export const putPolicyBody = z
+  .object({
+    rules: policyRules,
+    expected_version: z.number().int().min(0).optional().describe('The version this change replaces (0: none yet); a different version in force is a 409.'),
+  })
+  .strict();
+
+export const checkPolicyBody = z
+  .object({
+    tool: text().min(1).max(64),
+    args: z.unknown().optional().describe('The call\'s arguments (default {}).'),
+    via: z.enum(['task', 'direct']).default('task'),
+    agent: text().max(64).optional().describe('The calling agent (task calls).'),
+    roles: z.array(z.enum(ROLES)).max(4).optional().describe('The roles to decide for (default: yours).'),
+    rules: policyRules.optional().describe('Rules to try in place of the policy in force.'),
+  })
+  .strict();

@@ -4,7 +4,12 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../compose.js';
+import { AppError } from '../errors.js';
+import { declareAccess, registerAccess } from './access.js';
 import { registerErrorHandling, sendError } from './error-handler.js';
+import { registerRateLimit } from './rate-limit.js';
+import { accessRoutes } from './routes/access.js';
+import { policyRoutes } from './routes/policy.js';
 import { registerJsonParser } from './json-body.js';
 import { documentRoutes } from './routes/documents.js';
 import { fileRoutes } from './routes/files.js';
@@ -22,6 +27,8 @@ export interface ServerState {
 
 /** Builds the HTTP API over an App. Listening is the caller's business. */
 export async function buildServer(app: App, state: ServerState = { ready: () => true }): Promise<FastifyInstance> {
+  const auth = app.auth;
+  if (!auth) throw new AppError('CONFIG_INVALID', 'The HTTP API runs in processes that serve it (role all or api), not in workers');
   const f: FastifyInstance = Fastify({
     // Request lines at info level would flood the log under load; errors are logged by the error handler.
     loggerInstance: app.logger.child({ component: 'http' }, { level: app.logger.level === 'silent' ? 'silent' : 'warn' }) as FastifyBaseLogger,
@@ -29,6 +36,8 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     requestIdHeader: 'x-request-id',
     // Streams can be long; the server must not time them out.
     requestTimeout: 0,
+    // A connection that sends and receives nothing for this long is closed (streams send heartbeats).
+    connectionTimeout: app.config.idleTimeoutMs,
     // On shutdown, open streams are closed (clients resume elsewhere with Last-Event-ID) rather than
     // holding the process open.
     forceCloseConnections: true,
@@ -40,6 +49,10 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
   registerErrorHandling(f);
   registerZodValidation(f);
   registerJsonParser(f);
+  // Before the OpenAPI generator and the routes: it refuses routes that declare no access, and documents the others'.
+  declareAccess(f);
+  registerAccess(f, app, auth);
+  await registerRateLimit(f, app);
   await f.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -47,8 +60,11 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
         title: 'agentic',
         version: VERSION,
         description:
-          'Plans and carries out multi-step tasks with agents and real tools. Errors are `{"error": {"code", "message", "details"}}`.',
+          'Plans and carries out multi-step tasks with agents and real tools. Errors are `{"error": {"code", "message", "details"}}`. ' +
+          'In authenticated mode every route but /health, /ready and the API documents needs `Authorization: Bearer <API key or JWT>`; ' +
+          'each route names the permission it needs.',
       },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key (agk_…) or a JWT from the configured issuer' } } },
       tags: [
         { name: 'tasks', description: 'Create, inspect and cancel tasks' },
         { name: 'events', description: 'Live, resumable event streams' },
@@ -56,6 +72,7 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
         { name: 'files', description: 'Uploaded files' },
         { name: 'tools', description: 'The tools, and running one directly' },
         { name: 'approvals', description: 'Human approval of risky tool calls' },
+        { name: 'access', description: 'API keys, stream tickets, the tool policy, the audit log and quotas' },
         { name: 'service', description: 'Health and readiness' },
         { name: 'seed', description: 'The original API shapes, kept for their clients' },
       ],
@@ -70,6 +87,8 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
   await f.register(documentRoutes(app));
   await f.register(fileRoutes(app));
   await f.register(toolRoutes(app));
-  f.get('/openapi.json', { schema: { hide: true } }, async () => f.swagger());
+  await f.register(accessRoutes(app));
+  await f.register(policyRoutes(app));
+  f.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () => f.swagger());
   return f;
 }

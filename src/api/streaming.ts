@@ -9,6 +9,45 @@ import type { App } from '../compose.js';
 import { followTask, formatNdjson, formatSse, type TaskEvent } from '../events/index.js';
 import { AppError } from '../errors.js';
 import { TERMINAL_TASK_STATUSES, type TaskRecord } from '../store/types.js';
+import type { Principal } from '../auth/principal.js';
+
+/** Streams open in this process, per tenant and per credential. */
+class StreamGate {
+  readonly #open = new Map<string, number>();
+
+  /** Counts a new stream, or refuses it (STREAM_LIMIT) when its tenant or credential has as many as allowed; returns its release. */
+  enter(app: App, p: Principal): () => void {
+    const keys: Array<[string, number]> = [[`tenant ${p.tenantId}`, app.config.maxStreamsPerTenant]];
+    if (p.credentialId) keys.push([`credential ${p.credentialId}`, app.config.maxStreamsPerCredential]);
+    for (const [key, max] of keys) {
+      if ((this.#open.get(key) ?? 0) >= max) {
+        throw new AppError('STREAM_LIMIT', `Too many open event streams for this ${key.split(' ')[0]} (${max}); close one and retry`, {
+          details: { limit: max, scope: key.split(' ')[0], retry_after_s: 1 },
+        });
+      }
+    }
+    for (const [key] of keys) this.#open.set(key, (this.#open.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const [key] of keys) {
+        const n = (this.#open.get(key) ?? 1) - 1;
+        if (n > 0) this.#open.set(key, n);
+        else this.#open.delete(key);
+      }
+    };
+  }
+}
+
+const gates = new WeakMap<App, StreamGate>();
+
+/** Opens a stream slot for the principal in this App's process; call the returned function when the stream ends. */
+export function enterStream(app: App, principal: Principal): () => void {
+  let gate = gates.get(app);
+  if (!gate) gates.set(app, (gate = new StreamGate()));
+  return gate.enter(app, principal);
+}
 
 /** The seq to resume after: `Last-Event-ID` header, else `?after=`, else 0 (everything). */
 export function resumeCursor(request: FastifyRequest): number {
@@ -51,6 +90,8 @@ async function pump(
   task: TaskRecord,
   after: number,
   write: { event(e: TaskEvent): string | null; idle(): string | null },
+  /** Frees the stream's slot (enterStream, taken before the response began). */
+  leave: () => void,
 ): Promise<void> {
   const gone = clientGone(request, reply);
   const from = startAfter(task, after);
@@ -63,6 +104,7 @@ async function pump(
   } catch (err) {
     request.log.warn({ err: String(err), task_id: task.id }, 'event stream ended with an error');
   } finally {
+    leave();
     reply.raw.end();
   }
 }
@@ -80,6 +122,7 @@ function waitDrain(reply: FastifyReply, signal: AbortSignal): Promise<void> {
 }
 
 export async function streamSse(app: App, request: FastifyRequest, reply: FastifyReply, task: TaskRecord, after: number): Promise<void> {
+  const leave = enterStream(app, request.principal);
   reply.hijack();
   reply.raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -88,7 +131,7 @@ export async function streamSse(app: App, request: FastifyRequest, reply: Fastif
     'x-accel-buffering': 'no',
   });
   reply.raw.write(`retry: 2000\n: following task ${task.id} after seq ${after}\n\n`);
-  await pump(app, request, reply, task, after, { event: formatSse, idle: () => ': heartbeat\n\n' });
+  await pump(app, request, reply, task, after, { event: formatSse, idle: () => ': heartbeat\n\n' }, leave);
 }
 
 export async function streamNdjson(
@@ -99,6 +142,7 @@ export async function streamNdjson(
   after: number,
   map: (e: TaskEvent) => object | null = (e) => e,
 ): Promise<void> {
+  const leave = enterStream(app, request.principal);
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   await pump(app, request, reply, task, after, {
@@ -108,10 +152,11 @@ export async function streamNdjson(
     },
     // A blank line keeps proxies from closing an idle stream; NDJSON readers skip empty lines.
     idle: () => '\n',
-  });
+  }, leave);
 }
 
-export async function streamWebSocket(app: App, socket: WebSocket, task: TaskRecord, after: number): Promise<void> {
+export async function streamWebSocket(app: App, socket: WebSocket, task: TaskRecord, after: number, principal: Principal): Promise<void> {
+  const leave = enterStream(app, principal);
   const gone = new AbortController();
   socket.on('close', () => gone.abort());
   socket.on('error', () => gone.abort());
@@ -126,6 +171,8 @@ export async function streamWebSocket(app: App, socket: WebSocket, task: TaskRec
     if (socket.readyState === socket.OPEN) socket.close(1000, 'task finished');
   } catch (err) {
     if (socket.readyState === socket.OPEN) socket.close(1011, String(err).slice(0, 120));
+  } finally {
+    leave();
   }
 }
 

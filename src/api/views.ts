@@ -66,6 +66,7 @@ export async function taskView(store: Store, t: TaskRecord) {
   ]);
   return {
     ...taskSummary(t),
+    created_by: t.created_by,
     files: t.files,
     options: t.options,
     brain: t.brain,

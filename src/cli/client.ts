@@ -25,10 +25,20 @@ export interface TaskClient {
 }
 
 export class HttpTaskClient implements TaskClient {
-  constructor(private readonly base: string) {}
+  /** `apiKey`: the bearer credential of a service in authenticated mode (AGENTIC_API_KEY). */
+  constructor(
+    private readonly base: string,
+    private readonly apiKey?: string,
+  ) {}
+
+  #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.apiKey) headers.set('authorization', `Bearer ${this.apiKey}`);
+    return fetch(new URL(path, this.base), { ...init, headers });
+  }
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
-    const res = await fetch(new URL(path, this.base), init);
+    const res = await this.#fetch(path, init);
     const body = res.status === 204 ? null : await res.json().catch(() => null);
     if (!res.ok) {
       const err = (body as { error?: { code?: string; message?: string } } | null)?.error;
@@ -65,7 +75,7 @@ export class HttpTaskClient implements TaskClient {
   }
 
   async *events(id: string, after = 0): AsyncIterable<TaskEvent> {
-    const res = await fetch(new URL(`/v1/tasks/${encodeURIComponent(id)}/events?format=ndjson&after=${after}`, this.base));
+    const res = await this.#fetch(`/v1/tasks/${encodeURIComponent(id)}/events?format=ndjson&after=${after}`);
     if (!res.ok || !res.body) throw new AppError('INTERNAL_ERROR', `${res.status} while opening the event stream`);
     const decoder = new TextDecoder();
     let buffer = '';

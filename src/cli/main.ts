@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { AppError } from '../errors.js';
+import { commandKeys } from './keys.js';
 import { commandMigrate } from './migrate.js';
 import { commandRun } from './run.js';
 import { serve } from './serve.js';
@@ -22,6 +23,12 @@ Commands:
   tasks show <id> [--url ...] [--json]
   tasks events <id> [--url ...]   Print a task's events as NDJSON (follows until the task ends)
   tasks cancel <id> [--url ...]
+  keys create --tenant T --role R [--name N] [--expires 30d] [--json]
+                                  Make an API key (works on the database directly; shown once)
+  keys list [--tenant T] [--json]
+  keys revoke <id>
+
+Against a service in authenticated mode, run and tasks send AGENTIC_API_KEY as the bearer credential.
 
 Settings come from the environment (PORT, HOST, AGENTIC_DATA_DIR, DATABASE_URL, ...); see docs/operations.md.`;
 
@@ -42,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return commandRun(rest);
     case 'tasks':
       return commandTasks(rest);
+    case 'keys':
+      return commandKeys(loadConfig(), rest);
     case undefined:
     case 'help':
     case '--help':

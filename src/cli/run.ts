@@ -4,10 +4,13 @@ import { AppError } from '../errors.js';
 import { HttpTaskClient, InProcessTaskClient, type TaskClient } from './client.js';
 import { renderEvent } from './render.js';
 
-/** Opens the client a command asked for: HTTP with --url (or AGENTIC_URL), else in-process. */
+/**
+ * Opens the client a command asked for: HTTP with --url (or AGENTIC_URL), sending AGENTIC_API_KEY as its
+ * credential when set, else in-process.
+ */
 export async function openClient(url: string | undefined): Promise<TaskClient> {
   const target = url ?? process.env.AGENTIC_URL;
-  return target ? new HttpTaskClient(target) : InProcessTaskClient.open(loadConfig());
+  return target ? new HttpTaskClient(target, process.env.AGENTIC_API_KEY || undefined) : InProcessTaskClient.open(loadConfig());
 }
 
 /** `agentic run "task" [--file f]... [--url u] [--json]`: runs a task, showing its progress, then its answer. */

@@ -4,6 +4,13 @@ import { createApp, type Role } from '../compose.js';
 import type { Config } from '../config/index.js';
 import type { ToolRegistry } from '../tools/registry.js';
 
+/** How the ready line names each mode. */
+const AUTH_WORDS = {
+  local: 'local (this machine only; every request is the admin of tenant default)',
+  authenticated: 'API keys and tokens',
+  none: 'NONE (no authentication)',
+} as const;
+
 export interface RunningService {
   url: string;
   stop(): Promise<void>;
@@ -33,7 +40,12 @@ export async function serve(config: Config, role: Role, options: ServeOptions = 
   await app.startWorker();
   workerStarted = true;
   const where = app.shape === 'embedded' ? `embedded, data in ${config.dataDir}` : 'PostgreSQL';
-  app.logger.info({ url: url || null, shape: app.shape, brain: app.brain.name }, `agentic ${role} ready${url ? ` on ${url}` : ''} (${where}, brain: ${app.brain.name})`);
+  const auth = app.auth?.mode;
+  for (const warning of app.auth?.warnings ?? []) app.logger.warn({ auth }, warning);
+  app.logger.info(
+    { url: url || null, shape: app.shape, brain: app.brain.name, auth: auth ?? null },
+    `agentic ${role} ready${url ? ` on ${url}` : ''} (${where}, brain: ${app.brain.name}${auth ? `, auth: ${AUTH_WORDS[auth]}` : ''})`,
+  );
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {

@@ -13,7 +13,7 @@ import { commit, type EngineContext, type TaskLimits } from './context.js';
 import { reserveBudget, settleBudget, settleFailedCall } from './budget.js';
 import { checkGoal, goalObservation, recordVerdict, type GoalVerdict } from './goal-check.js';
 import { PartialOutputBuffer } from './partial-output.js';
-import { recordSafeStarts, runToolCalls } from './tool-calls.js';
+import { recordSafeStarts, runToolCalls, turnVerdicts, type TurnVerdicts } from './tool-calls.js';
 import { delegate, delegateDescriptor, isDelegation } from './delegation.js';
 import { approvalGate } from './approvals.js';
 
@@ -61,14 +61,14 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
   for (let turn = 0; turn < run.limits.maxIterations; turn++) {
     run.signal.throwIfAborted();
     const journaled: JournalTurn | undefined = journal[turn];
-    const decided = journaled ? { decision: journaled.decision } : await decide(ctx, run, { ...request, turn, history: [...history] });
+    const decided: Decided = journaled ? { decision: journaled.decision } : await decide(ctx, run, { ...request, turn, history: [...history] });
     const decision = decided.decision;
     if (decision.type === 'final') {
       const output = normaliseOutput(decision.output);
       // A final answer the goal check turned down is in the journal with its verdict: go on from it.
       rejected = journaled?.observations?.find((o) => o.tool === 'goal_check' && !o.ok);
       if (!rejected) {
-        const verdict = await checkGoal(ctx, { task: request.task, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
+        const verdict = await checkGoal(ctx, { task: request.task, tenantId: run.task.tenant_id, step: run.step, criteria: run.step.success_criteria ?? [], output, turn, limits: run.limits, signal: run.signal });
         if (verdict.pass) return { output, iterations: turn + 1, verdict, journal: decided.journal };
         await commitPaid(ctx, run.task.id, decided.journal, async (w) => {
           await recordTurn(w, decided.journal);
@@ -86,9 +86,11 @@ export async function runAttempt(ctx: EngineContext, run: AttemptRun): Promise<A
       observations = outcome;
     }
     if (!observations) {
-      const gate = await approvalGate(ctx, run, turn, decision.calls);
+      // The verdicts the decision was journaled with; a resumed turn asks the policy in force now.
+      const verdicts = decided.verdicts ?? (await turnVerdicts(ctx, run, decision.calls));
+      const gate = await approvalGate(ctx, run, turn, decision.calls, verdicts);
       if (gate === 'waiting') return gate;
-      observations = await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh', gate);
+      observations = await runToolCalls(ctx, run, turn, decision.calls, journaled ? 'resume' : 'fresh', verdicts, gate);
     }
     history.push({ turn, decision, observations });
   }
@@ -119,7 +121,7 @@ async function prepare(ctx: EngineContext, run: AttemptRun): Promise<{ journal: 
     attempt: run.attempt,
     maxIterations: run.limits.maxIterations,
     dependencies: dependencyOutputs(steps, run.step),
-    tools: [...run.allowedTools].map((name) => ctx.tools.describe(name)),
+    tools: [...run.allowedTools].map((name) => ctx.tools.describe(name, run.task.tenant_id)),
   };
   if (agent.delegates && run.step.parent_id === null) request.tools.push(delegateDescriptor());
   return { journal, request };
@@ -137,8 +139,15 @@ function dependencyOutputs(steps: StepRecord[], step: StepRecord): DependencyOut
  * is not committed here: its entry comes back as `journal`, to go into the completion's commit, one
  * write fewer per step. Should that commit never happen, the turn is simply asked again.
  */
-async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<{ decision: Decision; journal?: DeferredTurn }> {
-  const maxOutputTokens = await reserveBudget(ctx, run.task.id, run.step.id, run.limits, ctx.brain.estimate?.('decide', request));
+/** A turn's decision; a fresh one of tool calls comes with the policy's verdicts on them. */
+interface Decided {
+  decision: Decision;
+  journal?: DeferredTurn;
+  verdicts?: TurnVerdicts;
+}
+
+async function decide(ctx: EngineContext, run: AttemptRun, request: DecideRequest): Promise<Decided> {
+  const maxOutputTokens = await reserveBudget(ctx, run.task, run.step.id, run.limits, ctx.brain.estimate?.('decide', request));
   const partial = new PartialOutputBuffer(ctx, run.task.id, run.step.id, run.attempt, request.turn);
   let result;
   try {
@@ -152,6 +161,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
     throw error;
   }
   const decision = checkDecision(result.value);
+  const verdicts = decision.type === 'tool_calls' ? await turnVerdicts(ctx, run, decision.calls) : undefined;
   await partial.settle();
   const rest = partial.takeRest();
   const usage = result.usage;
@@ -159,7 +169,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
     turn: async (w) => {
       await partial.appendText(w, rest);
       await w.insertTurn(run.step.id, run.attempt, request.turn, decision);
-      if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls);
+      if (decision.type === 'tool_calls') await recordSafeStarts(ctx, w, run, request.turn, decision.calls, verdicts!);
     },
     accounting: async (w) => {
       if (maxOutputTokens !== undefined) await settleBudget(w, run.step.id);
@@ -168,7 +178,7 @@ async function decide(ctx: EngineContext, run: AttemptRun, request: DecideReques
   };
   if (decision.type === 'final' && !ctx.brain.judge) return { decision, journal };
   await commitPaid(ctx, run.task.id, journal, (w) => recordTurn(w, journal));
-  return { decision };
+  return { decision, verdicts };
 }
 
 /** Journals a turn with its model call's accounting. */

@@ -1,6 +1,6 @@
 /**
- * Human approval of risky tool calls. Before a turn's calls run, each is checked against the
- * approval policy (src/tools/approval-policy.ts). A call that needs approval gets a request bound to
+ * Human approval of risky tool calls. Before a turn's calls run, each is checked against the tool
+ * policy (src/policy); a call it answers `ask` for gets a request bound to
  * its ledger key and the hash of its exact arguments; while any request of the turn is pending, no
  * call of the turn runs: the step parks as `waiting` (no lease), the task shows `awaiting_approval`,
  * and `approval_requested` names the tool, the arguments and their hash. A decision (or the
@@ -11,11 +11,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Observation, ToolCallRequest } from '../brains/types.js';
 import type { Job } from '../queue/types.js';
 import type { ApprovalRecord, NewApproval } from '../store/types.js';
-import { approvalReason } from '../tools/approval-policy.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, dispatch, type EngineContext } from './context.js';
+import { policyRef } from './policies.js';
 import { parkStep } from './replanning.js';
-import { callId, effectOf, idempotencyKey, refusal } from './tool-calls.js';
+import { callId, idempotencyKey, type TurnVerdicts } from './tool-calls.js';
 
 /** SHA-256 of the arguments as canonical JSON (keys sorted), the hash an approval is bound to. */
 export function argsHash(args: unknown): string {
@@ -34,7 +34,7 @@ function canonicalJson(v: unknown): string {
 /** A request for one call: bound to its ledger key and argument hash, expiring per the policy. */
 export function approvalRequest(
   ctx: EngineContext,
-  call: Pick<NewApproval, 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'rule'>,
+  call: Pick<NewApproval, 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'rule' | 'requested_by'>,
 ): NewApproval {
   return {
     ...call,
@@ -46,19 +46,17 @@ export function approvalRequest(
   };
 }
 
-/** Why a call needs approval, or null. Unknown tools and refused calls are not asked about: they never run. */
-export function needsApproval(ctx: EngineContext, run: AttemptRun, call: ToolCallRequest): string | null {
-  if (!ctx.tools.has(call.tool) || refusal(run, call.tool)) return null;
-  return approvalReason(ctx.approvals, call.tool, effectOf(ctx, call.tool), call.args);
-}
-
 /**
- * The approval gate of a turn. Returns 'waiting' when the step parked for decisions, else the
- * observations of rejected calls (by call index), which take the place of running them.
+ * The approval gate of a turn: calls the policy answers `ask` for. Returns 'waiting' when the step
+ * parked for decisions, else the observations of rejected calls (by call index), which take the place
+ * of running them.
  */
-export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<'waiting' | Map<number, Observation>> {
+export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[], verdicts: TurnVerdicts): Promise<'waiting' | Map<number, Observation>> {
   const rejected = new Map<number, Observation>();
-  const asked = calls.map((call, index) => ({ call, index, reason: needsApproval(ctx, run, call) })).filter((x) => x.reason !== null);
+  const asked = calls.flatMap((call, index) => {
+    const verdict = verdicts[index];
+    return verdict?.decision === 'ask' ? [{ call, index, reason: verdict.reason }] : [];
+  });
   if (asked.length === 0) return rejected;
   const approvals = await Promise.all(
     asked.map(({ call, index, reason }) =>
@@ -73,13 +71,14 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
           tool: call.tool,
           args: call.args,
           rule: reason,
+          requested_by: run.task.created_by?.id ?? null,
         }),
       ),
     ),
   );
   const pending = approvals.filter((a) => a.status === 'pending');
   if (pending.length > 0) {
-    await park(ctx, run, turn, pending);
+    await park(ctx, run, turn, pending, verdicts);
     // A decision made before the step had parked found nothing to wake: look once more.
     await wakeAfterDecisions(ctx, run.task.id, run.step.id);
     return 'waiting';
@@ -94,7 +93,7 @@ export async function approvalGate(ctx: EngineContext, run: AttemptRun, turn: nu
  * Parks the step until its requests are decided, and announces them, in one transaction. While the
  * plan is being revised the step is superseded instead (its requests are then closed by the reconciler).
  */
-async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: ApprovalRecord[]): Promise<void> {
+async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: ApprovalRecord[], verdicts: TurnVerdicts): Promise<void> {
   const jobs = await commit(ctx, run.task.id, async (w): Promise<Job[]> => {
     const superseded = await parkStep(w, run.step.id, ctx.workerId);
     if (superseded) return superseded;
@@ -112,6 +111,8 @@ async function park(ctx: EngineContext, run: AttemptRun, turn: number, pending: 
           reason: a.rule ?? '',
           expires_at: a.expires_at,
           default_decision: a.default_decision,
+          requested_by: a.requested_by,
+          ...(verdicts[a.call_index!] ? { policy: policyRef(verdicts[a.call_index!]!) } : {}),
         },
       });
     }

@@ -4,33 +4,44 @@
  * left; the call's output limit shrinks to fit, and when not even a short answer fits, the call is
  * not made and the task ends with BUDGET_EXCEEDED. The reservation is held on the step (or on the
  * task, for planning) until the call settles, so parallel steps on any worker see each other's
- * calls in flight; a step taken over by another worker starts with its reservation cleared.
+ * calls in flight; a step taken over by another worker starts with its reservation cleared. A tenant's
+ * daily quota (quotas.ts) is reserved against the same way, over all the tenant's tasks.
  */
 import type { CallEstimate, ModelUsage } from '../brains/types.js';
 import { AppError } from '../errors.js';
 import type { StepRecord, TaskRecord, TaskWriter, UsageRecord } from '../store/types.js';
 import { commit, type EngineContext, type TaskLimits } from './context.js';
+import { quotasFor } from './quotas.js';
 
 /** The shortest answer worth asking for, tokens. */
 const MIN_OUTPUT_TOKENS = 32;
 
 /**
- * Reserves budget for one brain call of the task (`stepId` null: planning). Returns the output limit
- * the call must keep to, or undefined when the task has no budget or the brain costs nothing.
+ * Reserves budget for one brain call of the task (`stepId` null: planning), within the task's budget
+ * and its tenant's daily quota. Returns the output limit the call must keep to, or undefined when
+ * neither limits the task or the brain costs nothing.
  */
 export async function reserveBudget(
   ctx: EngineContext,
-  taskId: string,
+  task: Pick<TaskRecord, 'id' | 'tenant_id'>,
   stepId: string | null,
   limits: TaskLimits,
   estimate: CallEstimate | undefined,
 ): Promise<number | undefined> {
-  if (!estimate || (limits.budgetTokens === undefined && limits.budgetUsd === undefined)) return undefined;
-  return commit(ctx, taskId, async (w) => {
+  const daily = dailyQuota(ctx, task.tenant_id);
+  if (!estimate || (limits.budgetTokens === undefined && limits.budgetUsd === undefined && !daily)) return undefined;
+  return commit(ctx, task.id, async (w) => {
     const used = await w.usage();
     const others = heldByOthers(w.task, await w.listSteps(), stepId);
-    const output = outputThatFits(estimate, limits, used.input_tokens + used.output_tokens + others.tokens, used.cost_usd + others.usd);
+    let output = outputThatFits(estimate, limits, used.input_tokens + used.output_tokens + others.tokens, used.cost_usd + others.usd);
     if (output < MIN_OUTPUT_TOKENS) throw exceeded(limits, used.input_tokens + used.output_tokens, used.cost_usd);
+    if (daily) {
+      // The tenant's spend counts this task's use and reservations too; the step's own is released by now.
+      const spend = await w.tenantSpend();
+      const fits = outputThatFits(estimate, daily, spend.tokens, spend.usd);
+      if (fits < MIN_OUTPUT_TOKENS) throw quotaExceeded(task.tenant_id, daily, spend);
+      output = Math.min(output, fits);
+    }
     const hold = {
       reserved_tokens: estimate.calls * (estimate.prompt_tokens + output),
       reserved_usd: estimate.calls * (estimate.prompt_tokens * estimate.usd_per_input_token + output * estimate.usd_per_output_token),
@@ -38,6 +49,28 @@ export async function reserveBudget(
     if (stepId === null) await w.updateTask(hold);
     else await w.updateStep(stepId, hold);
     return output;
+  });
+}
+
+/** The tenant's daily limits as budgets, or null when it has none. */
+function dailyQuota(ctx: EngineContext, tenantId: string): Budget | null {
+  const q = quotasFor(ctx.config, tenantId);
+  return q.tokensPerDay === undefined && q.usdPerDay === undefined ? null : { budgetTokens: q.tokensPerDay, budgetUsd: q.usdPerDay };
+}
+
+function quotaExceeded(tenantId: string, daily: Budget, spend: { tokens: number; usd: number }): AppError {
+  const midnight = new Date();
+  midnight.setUTCHours(24, 0, 0, 0);
+  return new AppError('QUOTA_EXCEEDED', `Tenant ${tenantId}'s daily model quota does not allow another model call: ${Math.round(spend.tokens)} tokens and $${spend.usd.toFixed(6)} used or held today`, {
+    details: {
+      quota: 'model_per_day',
+      tenant: tenantId,
+      tokens_per_day: daily.budgetTokens ?? null,
+      usd_per_day: daily.budgetUsd ?? null,
+      used_tokens: Math.round(spend.tokens),
+      used_usd: spend.usd,
+      resets_at: midnight.toISOString(),
+    },
   });
 }
 
@@ -81,8 +114,11 @@ function heldByOthers(task: TaskRecord, steps: StepRecord[], stepId: string | nu
   return holders.reduce((sum, h) => ({ tokens: sum.tokens + h.reserved_tokens, usd: sum.usd + h.reserved_usd }), { tokens: 0, usd: 0 });
 }
 
+/** A limit on tokens, cost or both. */
+type Budget = Pick<TaskLimits, 'budgetTokens' | 'budgetUsd'>;
+
 /** The largest output limit (up to the brain's own) whose worst case fits in what is left. */
-function outputThatFits(e: CallEstimate, limits: TaskLimits, tokensTaken: number, usdTaken: number): number {
+function outputThatFits(e: CallEstimate, limits: Budget, tokensTaken: number, usdTaken: number): number {
   let output = e.max_output_tokens;
   if (limits.budgetTokens !== undefined) {
     output = Math.min(output, Math.floor((limits.budgetTokens - tokensTaken) / e.calls) - e.prompt_tokens);

@@ -3,9 +3,9 @@ import type { Config } from '../config/index.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../observability/logger.js';
 import type { Job, WorkQueue } from '../queue/types.js';
-import type { Store, TaskRecord, TaskWriter } from '../store/types.js';
-import type { ApprovalPolicy } from '../tools/approval-policy.js';
+import type { Store, TaskOptions, TaskRecord, TaskWriter } from '../store/types.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolPolicies } from './policies.js';
 
 /** What the engine's parts share. Built once by the Engine; nothing here names a driver. */
 export interface EngineContext {
@@ -18,8 +18,19 @@ export interface EngineContext {
   logger: Logger;
   /** This process's identity as a lease owner. */
   workerId: string;
-  /** Which tool calls wait for a human (from AGENTIC_APPROVAL_RULES). */
-  approvals: ApprovalPolicy;
+  /** Which tool calls run, wait for a human, or are refused: the operator's and each tenant's tool policy. */
+  policies: ToolPolicies;
+  /** How approval requests expire. */
+  approvals: ApprovalSettings;
+}
+
+export interface ApprovalSettings {
+  /** How long a request waits for a decision, ms. */
+  ttlMs: number;
+  /** What an expired request becomes. */
+  defaultDecision: 'approve' | 'reject';
+  /** The principal whose call asked may not decide it (AGENTIC_APPROVAL_FOUR_EYES). */
+  fourEyes: boolean;
 }
 
 /** Runs `fn` in one task transaction, then publishes the events it appended (persisted first, then published). */
@@ -58,15 +69,42 @@ export interface TaskLimits {
 }
 
 export function taskLimits(task: Pick<TaskRecord, 'options'>, config: Config): TaskLimits {
-  const o = task.options;
+  const o = capOptions(task.options, config);
   return {
-    maxSteps: Math.min(o.max_steps ?? config.maxSteps, config.maxSteps),
-    maxIterations: Math.min(o.max_iterations ?? config.maxIterations, config.maxIterations),
-    maxParallelSteps: Math.min(o.max_parallel_steps ?? config.maxParallelSteps, config.maxParallelSteps),
+    maxSteps: o.max_steps ?? config.maxSteps,
+    maxIterations: o.max_iterations ?? config.maxIterations,
+    maxParallelSteps: o.max_parallel_steps ?? config.maxParallelSteps,
     timeoutMs: o.timeout_ms ?? config.taskTimeoutMs,
     retryAttempts: o.retry_attempts ?? config.retryAttempts,
-    maxReplans: Math.min(o.max_replans ?? config.maxReplans, config.maxReplans),
+    maxReplans: o.max_replans ?? config.maxReplans,
     budgetTokens: o.budget_tokens ?? config.taskBudgetTokens,
     budgetUsd: o.budget_usd ?? config.taskBudgetUsd,
   };
+}
+
+/**
+ * The operator's maxima of what a caller may ask for. A budget's maximum is AGENTIC_TASK_MAX_BUDGET_*,
+ * else the default budget itself: a caller may lower the operator's budget, never raise it.
+ */
+function optionMaxima(config: Config) {
+  return {
+    max_steps: config.maxSteps,
+    max_iterations: config.maxIterations,
+    max_parallel_steps: config.maxParallelSteps,
+    timeout_ms: Math.max(config.taskMaxTimeoutMs, config.taskTimeoutMs),
+    retry_attempts: Math.max(config.maxRetryAttempts, config.retryAttempts),
+    max_replans: config.maxReplans,
+    budget_tokens: config.taskMaxBudgetTokens ?? config.taskBudgetTokens,
+    budget_usd: config.taskMaxBudgetUsd ?? config.taskBudgetUsd,
+  } satisfies Record<string, number | undefined>;
+}
+
+/** A task's options with every limit a caller sent capped at the operator's maximum (the others kept as sent). */
+export function capOptions(options: TaskOptions, config: Config): TaskOptions {
+  const capped: TaskOptions = { ...options };
+  for (const [key, max] of Object.entries(optionMaxima(config))) {
+    const value = options[key];
+    if (typeof value === 'number' && max !== undefined && value > max) capped[key] = max;
+  }
+  return capped;
 }

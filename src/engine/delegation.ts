@@ -118,7 +118,7 @@ function delegationProblem(ctx: EngineContext, run: AttemptRun, calls: ToolCallR
   const proposal = { rationale: '', steps: parsed.data.steps };
   const problems = planProblems(proposal, {
     agents: AGENTS.filter((a) => !a.delegates),
-    tools: new Set(ctx.tools.names()),
+    tools: new Set(ctx.tools.names(run.task.tenant_id)),
     maxSteps: run.limits.maxSteps,
   });
   const taken = new Set(steps.map((s) => s.id));

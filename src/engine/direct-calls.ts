@@ -1,20 +1,24 @@
 /**
  * Direct invocation of one tool (POST /v1/tools/{name}/invoke), for operators and for testing tools
- * in isolation, under the rules a task's calls follow: who may call it, the approval policy, the
- * registry's validation, timeout and sandbox, and the ledger (the caller's Idempotency-Key makes the
+ * in isolation, under the rules a task's calls follow: the tool policy (a direct call is denied unless
+ * a rule allows it, or asks for approval), the registry's validation, timeout and sandbox, and the
+ * ledger (the caller's Idempotency-Key makes the
  * ledger key, so a repeated request returns the recorded result instead of acting twice).
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, toAppError, type ErrorInfo } from '../errors.js';
 import type { ApprovalRecord } from '../store/types.js';
-import { approvalReason } from '../tools/approval-policy.js';
+import type { Role } from '../auth/principal.js';
 import type { ToolEffect } from '../tools/types.js';
 import { approvalRequest, argsHash } from './approvals.js';
 import type { EngineContext } from './context.js';
+import { policyRef, type PolicyRef } from './policies.js';
 import { taskFiles } from './tool-calls.js';
 
 export interface DirectCall {
   tenantId: string;
+  /** Who calls: its id is recorded (and may not decide an approval of this call); its roles are what the policy's `roles` see. */
+  principal: { id: string; roles: readonly Role[] };
   tool: string;
   args: unknown;
   /** The caller's Idempotency-Key; needed for tools that need approval or have side effects. */
@@ -23,30 +27,28 @@ export interface DirectCall {
 }
 
 export type DirectOutcome =
-  | { status: 'completed'; ok: true; result: unknown; replayed: boolean; duration_ms: number | null }
-  | { status: 'completed'; ok: false; error: ErrorInfo; replayed: boolean; duration_ms: number | null }
-  | { status: 'awaiting_approval'; approval: ApprovalRecord };
+  | { status: 'completed'; ok: true; result: unknown; replayed: boolean; duration_ms: number | null; policy: PolicyRef }
+  | { status: 'completed'; ok: false; error: ErrorInfo; replayed: boolean; duration_ms: number | null; policy: PolicyRef }
+  | { status: 'awaiting_approval'; approval: ApprovalRecord; policy: PolicyRef };
 
-/**
- * Which tenants may invoke which tools directly (AGENTIC_TOOL_INVOKERS, JSON: tool name or prefix* →
- * tenants, `*` for any). With no entry for a tool, read-only tools are open to every tenant and the
- * others to none.
- */
-export function mayInvoke(invokers: Record<string, string[]>, tool: string, effect: ToolEffect, tenantId: string): boolean {
-  const key = Object.keys(invokers).find((k) => (k.endsWith('*') ? tool.startsWith(k.slice(0, -1)) : k === tool));
-  if (key === undefined) return effect === 'read_only';
-  const tenants = invokers[key]!;
-  return tenants.includes('*') || tenants.includes(tenantId);
-}
-
-export async function invokeDirect(ctx: EngineContext, call: DirectCall, invokers: Record<string, string[]>): Promise<DirectOutcome> {
-  const tool = ctx.tools.get(call.tool);
-  if (!mayInvoke(invokers, tool.name, tool.effect, call.tenantId)) {
-    throw new AppError('FORBIDDEN', `Tenant ${call.tenantId} may not invoke ${tool.name} directly (AGENTIC_TOOL_INVOKERS)`, {
-      details: { tool: tool.name, tenant: call.tenantId },
+export async function invokeDirect(ctx: EngineContext, call: DirectCall): Promise<DirectOutcome> {
+  const tool = ctx.tools.get(call.tool, call.tenantId);
+  const verdict = await ctx.policies.decide({
+    tenantId: call.tenantId,
+    tool: tool.name,
+    effect: tool.effect,
+    args: call.args,
+    via: 'direct',
+    agent: null,
+    roles: call.principal.roles,
+  });
+  const policy = policyRef(verdict);
+  if (verdict.decision === 'deny') {
+    throw new AppError('TOOL_DENIED', `${tool.name} may not be invoked directly here: ${verdict.reason} (rule ${verdict.rule})`, {
+      details: { tool: tool.name, ...policy },
     });
   }
-  const reason = approvalReason(ctx.approvals, tool.name, tool.effect, call.args);
+  const reason = verdict.decision === 'ask' ? verdict.reason : null;
   if ((reason || tool.effect === 'side_effect') && !call.idempotencyKey) {
     throw new AppError('VALIDATION_ERROR', `${tool.name} ${reason ? 'needs approval' : 'has side effects'}: send an Idempotency-Key header, and the same one when you retry`, {
       details: { tool: tool.name },
@@ -54,13 +56,24 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
   }
   // The tool is part of the key: a key approved or used for one tool says nothing about another.
   const key = `direct:${call.tenantId}:${tool.name}:${call.idempotencyKey ?? randomUUID()}`;
-  const recorded = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs);
+  const recorded = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs, policy);
   if (recorded) return recorded;
   if (reason) {
     const approval = await ctx.store.requestApproval(
-      approvalRequest(ctx, { tenant_id: call.tenantId, task_id: null, step_id: null, turn: null, call_index: null, idempotency_key: key, tool: tool.name, args: call.args, rule: reason }),
+      approvalRequest(ctx, {
+        tenant_id: call.tenantId,
+        task_id: null,
+        step_id: null,
+        turn: null,
+        call_index: null,
+        idempotency_key: key,
+        tool: tool.name,
+        args: call.args,
+        rule: reason,
+        requested_by: call.principal.id,
+      }),
     );
-    if (approval.status === 'pending') return { status: 'awaiting_approval', approval };
+    if (approval.status === 'pending') return { status: 'awaiting_approval', approval, policy };
     if (approval.status === 'rejected') {
       throw new AppError('APPROVAL_REJECTED', `${tool.name} was not approved${approval.reason ? `: ${approval.reason}` : ''}`, {
         details: { approval_id: approval.id, decided_by: approval.decided_by, expired: approval.expired },
@@ -70,7 +83,7 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
   if (!(await ctx.store.startDirectCall({ idempotency_key: key, tenant_id: call.tenantId, tool: tool.name, effect: tool.effect, args: call.args ?? null }))) {
     // The key is in the ledger already (a concurrent request, or an unfinished earlier one): its result
     // if it has one; a side effect is not repeated; a safe call runs again under the same key.
-    const again = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs);
+    const again = await replay(ctx, key, tool.effect, call.args, tool.timeoutMs, policy);
     if (again) return again;
   }
   const started = performance.now();
@@ -90,18 +103,18 @@ export async function invokeDirect(ctx: EngineContext, call: DirectCall, invoker
   }
   const duration_ms = Math.round(performance.now() - started);
   await ctx.store.finishDirectCall(key, { ...outcome, duration_ms });
-  return { status: 'completed', ...outcome, replayed: false, duration_ms };
+  return { status: 'completed', ...outcome, replayed: false, duration_ms, policy };
 }
 
 /** The ledger's answer for a key already used: its result, or a refusal to act twice. */
-async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args: unknown, timeoutMs: number): Promise<DirectOutcome | null> {
+async function replay(ctx: EngineContext, key: string, effect: ToolEffect, args: unknown, timeoutMs: number, policy: PolicyRef): Promise<DirectOutcome | null> {
   const entry = await ctx.store.getToolCall(key);
   if (!entry) return null;
   if (argsHash(entry.args) !== argsHash(args)) {
     throw new AppError('IDEMPOTENCY_CONFLICT', `Idempotency-Key was used for a ${entry.tool} call with other arguments`, { details: { tool: entry.tool } });
   }
-  if (entry.status === 'completed') return { status: 'completed', ok: true, result: entry.result, replayed: true, duration_ms: null };
-  if (entry.status === 'failed') return { status: 'completed', ok: false, error: entry.error!, replayed: true, duration_ms: null };
+  if (entry.status === 'completed') return { status: 'completed', ok: true, result: entry.result, replayed: true, duration_ms: null, policy };
+  if (entry.status === 'failed') return { status: 'completed', ok: false, error: entry.error!, replayed: true, duration_ms: null, policy };
   // Started, never finished: running now (within its timeout), or its process died. Only a side effect is unsafe to repeat.
   if (effect !== 'side_effect') return null;
   if (Date.now() - Date.parse(entry.started_at) < timeoutMs + IN_PROGRESS_MARGIN_MS) {

@@ -4,12 +4,14 @@ import { AppError } from '../errors.js';
 import type { Job } from '../queue/types.js';
 import type { Consumer } from '../queue/types.js';
 import type { ApprovalRecord, NewTask, TaskRecord } from '../store/types.js';
-import { parseApprovalRules, type ApprovalRule } from '../tools/approval-policy.js';
+import { createOperatorPolicy, type McpApprovalRule } from '../policy/index.js';
 import { settleApprovals, wakeAfterDecisions } from './approvals.js';
 import { invokeDirect, type DirectCall, type DirectOutcome } from './direct-calls.js';
-import { dispatch, commit, type EngineContext } from './context.js';
+import { capOptions, dispatch, commit, type EngineContext } from './context.js';
+import { admissionOf, quotasFor } from './quotas.js';
 import { cancelTask, startTask, submitTask } from './lifecycle.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { ToolPolicies } from './policies.js';
 import { runPlanJob } from './planning.js';
 import { failTaskForDeadline, runStepJob } from './step-runner.js';
 import { TaskSignals } from './task-signals.js';
@@ -17,10 +19,10 @@ import { TaskSignals } from './task-signals.js';
 /** Delay before a job that failed for infrastructure reasons is offered again, ms. */
 const RETRY_JOB_MS = 1000;
 
-export type EngineDeps = Omit<EngineContext, 'workerId' | 'approvals'> & {
+export type EngineDeps = Omit<EngineContext, 'workerId' | 'approvals' | 'policies'> & {
   workerId?: string;
   /** Approval rules of the tools' own (MCP servers' settings), tried after AGENTIC_APPROVAL_RULES. */
-  extraApprovalRules?: ApprovalRule[];
+  extraApprovalRules?: McpApprovalRule[];
 };
 
 export interface WorkerOptions {
@@ -55,19 +57,32 @@ export class Engine {
     this.ctx = {
       ...deps,
       workerId: deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-      approvals: {
-        rules: [...parseApprovalRules(deps.config.approvalRules), ...(deps.extraApprovalRules ?? [])],
-        ttlMs: deps.config.approvalTtlMs,
-        defaultDecision: deps.config.approvalDefault,
-      },
+      policies: new ToolPolicies(
+        deps.store,
+        createOperatorPolicy({
+          toolPolicy: deps.config.toolPolicy,
+          approvalRules: deps.config.approvalRules,
+          toolInvokers: deps.config.toolInvokers,
+          mcpRules: deps.extraApprovalRules ?? [],
+        }),
+      ),
+      approvals: { ttlMs: deps.config.approvalTtlMs, defaultDecision: deps.config.approvalDefault, fourEyes: deps.config.approvalFourEyes },
     };
     this.#signals = new TaskSignals(deps.bus);
     this.#leases = new LeaseKeeper(deps.store, this.ctx.workerId, deps.config.leaseMs, deps.logger);
   }
 
-  /** Creates a task (queued at once unless `start` is false). Same idempotency key and body: same task. */
-  submit(task: Omit<NewTask, 'id'> & { id?: string }): Promise<{ task: TaskRecord; created: boolean }> {
-    return submitTask(this.ctx, { ...task, id: task.id ?? randomUUID() });
+  /**
+   * Creates a task (queued at once unless `start` is false). Same idempotency key and body: same task.
+   * Its options are capped at the operator's maxima, and its tenant's admission quotas apply (QUOTA_EXCEEDED).
+   */
+  submit(task: Omit<NewTask, 'id' | 'admission'> & { id?: string }): Promise<{ task: TaskRecord; created: boolean }> {
+    return submitTask(this.ctx, {
+      ...task,
+      id: task.id ?? randomUUID(),
+      options: capOptions(task.options, this.ctx.config),
+      admission: admissionOf(quotasFor(this.ctx.config, task.tenantId)),
+    });
   }
 
   /** Queues a task that was created without starting. */
@@ -75,24 +90,41 @@ export class Engine {
     return startTask(this.ctx, task);
   }
 
-  /** Cancels a task; running work stops promptly (its abort signals fire). */
-  async cancel(taskId: string, reason = 'cancelled by request'): Promise<TaskRecord> {
-    const task = await cancelTask(this.ctx, taskId, reason);
+  /** Cancels a task; running work stops promptly (its abort signals fire). `by`: the principal, when a person cancels. */
+  async cancel(taskId: string, reason = 'cancelled by request', by?: string): Promise<TaskRecord> {
+    const task = await cancelTask(this.ctx, taskId, reason, by);
     this.#signals.abort(taskId, new AppError('CANCELLED', reason));
     return task;
   }
 
   /**
-   * Decides a pending approval request of the tenant (`decidedBy` is recorded) and wakes its step.
-   * APPROVAL_NOT_FOUND for an unknown id (or another tenant's); APPROVAL_DECIDED when already decided.
+   * Decides a pending approval request of the tenant (`decidedBy`, the deciding principal, is recorded)
+   * and wakes its step. APPROVAL_NOT_FOUND for an unknown id (or another tenant's); FORBIDDEN when
+   * four-eyes applies and the decider is who asked; APPROVAL_EXPIRED past its expiry; APPROVAL_DECIDED
+   * when already decided.
    */
-  async decideApproval(tenantId: string, id: string, d: { decision: 'approve' | 'reject'; reason: string | null; decidedBy: string }): Promise<ApprovalRecord> {
+  async decideApproval(
+    tenantId: string,
+    id: string,
+    d: { decision: 'approve' | 'reject'; reason: string | null; decidedBy: string; fourEyesApplies: boolean },
+  ): Promise<ApprovalRecord> {
+    const existing = await this.ctx.store.getApproval(id, tenantId);
+    if (!existing) throw new AppError('APPROVAL_NOT_FOUND', `No approval request ${id}`, { details: { approval_id: id } });
+    if (this.ctx.approvals.fourEyes && d.fourEyesApplies && existing.requested_by === d.decidedBy) {
+      throw new AppError('FORBIDDEN', 'A request is decided by someone other than the principal whose call asked for it (four-eyes; AGENTIC_APPROVAL_FOUR_EYES)', {
+        details: { approval_id: id, requested_by: existing.requested_by, reason: 'four_eyes' },
+      });
+    }
     const decided = await this.ctx.store.decideApproval(id, tenantId, { status: d.decision === 'approve' ? 'approved' : 'rejected', reason: d.reason, decidedBy: d.decidedBy });
     if (!decided) {
-      const existing = await this.ctx.store.getApproval(id, tenantId);
-      if (!existing) throw new AppError('APPROVAL_NOT_FOUND', `No approval request ${id}`, { details: { approval_id: id } });
-      throw new AppError('APPROVAL_DECIDED', `Approval request ${id} was already decided (${existing.status} by ${existing.decided_by})`, {
-        details: { approval_id: id, status: existing.status, decided_by: existing.decided_by, decided_at: existing.decided_at },
+      const now = (await this.ctx.store.getApproval(id, tenantId)) ?? existing;
+      if (now.status === 'pending') {
+        throw new AppError('APPROVAL_EXPIRED', `Approval request ${id} expired at ${now.expires_at}; its default (${now.default_decision}) applies`, {
+          details: { approval_id: id, expires_at: now.expires_at, default_decision: now.default_decision },
+        });
+      }
+      throw new AppError('APPROVAL_DECIDED', `Approval request ${id} was already decided (${now.status} by ${now.decided_by})`, {
+        details: { approval_id: id, status: now.status, decided_by: now.decided_by, decided_at: now.decided_at, expired: now.expired },
       });
     }
     if (decided.task_id && decided.step_id) await wakeAfterDecisions(this.ctx, decided.task_id, decided.step_id);
@@ -101,7 +133,7 @@ export class Engine {
 
   /** Runs one tool directly, under the rules a task's calls follow (direct-calls.ts). */
   invokeTool(call: DirectCall): Promise<DirectOutcome> {
-    return invokeDirect(this.ctx, call, this.ctx.config.toolInvokers);
+    return invokeDirect(this.ctx, call);
   }
 
   /** Handles one job; failures are recorded on the task, never thrown to the queue. */

@@ -32,6 +32,8 @@ export function deterministicChecks(criteria: string[], output: StepOutput): Goa
 
 export interface GoalSubject {
   task: TaskBrief;
+  /** The task's tenant, whose daily quota the judge's call counts against. */
+  tenantId: string;
   step: PlannedStep | null;
   criteria: string[];
   output: StepOutput;
@@ -49,7 +51,7 @@ export async function checkGoal(ctx: EngineContext, subject: GoalSubject): Promi
   if (!ctx.brain.judge || subject.criteria.length === 0) return { ...base, pass: true };
   const request: JudgeRequest = { task: subject.task, step: subject.step, criteria: subject.criteria, output: subject.output };
   const stepId = subject.step?.id ?? null;
-  const maxOutputTokens = await reserveBudget(ctx, subject.task.id, stepId, subject.limits, ctx.brain.estimate?.('judge', request));
+  const maxOutputTokens = await reserveBudget(ctx, { id: subject.task.id, tenant_id: subject.tenantId }, stepId, subject.limits, ctx.brain.estimate?.('judge', request));
   let result: BrainResult<Verdict>;
   try {
     result = await ctx.brain.judge(request, { signal: subject.signal, emitPartial: () => undefined, maxOutputTokens });

@@ -47,20 +47,20 @@ export async function startTask(ctx: EngineContext, task: TaskRecord): Promise<T
 }
 
 /** Cancels an unfinished task: its unfinished steps end with step_failed (CANCELLED), then task_cancelled. */
-export async function cancelTask(ctx: EngineContext, taskId: string, reason: string): Promise<TaskRecord> {
+export async function cancelTask(ctx: EngineContext, taskId: string, reason: string, by?: string): Promise<TaskRecord> {
   return commit(ctx, taskId, async (w) => {
     if (TERMINAL_TASK_STATUSES.has(w.task.status)) {
       throw new AppError('TASK_NOT_CANCELLABLE', `Task ${taskId} is already ${w.task.status}`, {
         details: { task_id: taskId, status: w.task.status },
       });
     }
-    await endTask(w, { kind: 'cancelled', reason });
+    await endTask(w, { kind: 'cancelled', reason, by });
     return w.task;
   });
 }
 
 export type TaskEnding =
-  | { kind: 'cancelled'; reason: string }
+  | { kind: 'cancelled'; reason: string; by?: string }
   | { kind: 'failed'; error: ErrorInfo; failedStepId?: string };
 
 /**
@@ -82,8 +82,9 @@ export async function endTask(w: TaskWriter, ending: TaskEnding): Promise<void> 
   const duration_ms = sinceMs(w.task.started_at ?? w.task.created_at) ?? 0;
   const usage = usageTotals(await w.usage());
   if (ending.kind === 'cancelled') {
-    await w.updateTask({ status: 'cancelled', completed_at: now, error: { code: 'CANCELLED', message: ending.reason }, lease_owner: null, lease_expires_at: null });
-    await w.append({ type: 'task_cancelled', data: { reason: ending.reason, duration_ms, usage } });
+    const error = { code: 'CANCELLED', message: ending.reason, ...(ending.by ? { details: { cancelled_by: ending.by } } : {}) };
+    await w.updateTask({ status: 'cancelled', completed_at: now, error, lease_owner: null, lease_expires_at: null });
+    await w.append({ type: 'task_cancelled', data: { reason: ending.reason, duration_ms, usage, ...(ending.by ? { cancelled_by: ending.by } : {}) } });
   } else {
     await w.updateTask({ status: 'failed', completed_at: now, error: ending.error, lease_owner: null, lease_expires_at: null });
     await w.append({ type: 'task_failed', data: { error: ending.error, duration_ms, usage } });

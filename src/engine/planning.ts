@@ -82,12 +82,12 @@ interface Proposed {
 async function proposePlan(ctx: EngineContext, task: TaskRecord, limits: TaskLimits, signal: AbortSignal): Promise<Proposed> {
   const files = (await Promise.all(task.files.map((id) => ctx.store.getFile(id, task.tenant_id)))).filter((f) => f !== null);
   const brief: TaskBrief = { id: task.id, input: task.input, files, options: task.options };
-  const base: PlanRequest = { task: brief, agents: AGENTS, tools: ctx.tools.list(), maxSteps: limits.maxSteps };
+  const base: PlanRequest = { task: brief, agents: AGENTS, tools: ctx.tools.list(task.tenant_id), maxSteps: limits.maxSteps };
   const revision = task.plan_version === 0 ? null : await revisionRequest(ctx, task, base);
   for (let attempt = 1; ; attempt++) {
     let maxOutputTokens: number | undefined;
     try {
-      maxOutputTokens = await reserveBudget(ctx, task.id, null, limits, ctx.brain.estimate?.('plan', revision ?? base));
+      maxOutputTokens = await reserveBudget(ctx, task, null, limits, ctx.brain.estimate?.('plan', revision ?? base));
       const call = { signal, emitPartial: () => undefined, maxOutputTokens };
       if (revision && ctx.brain.replan) return { proposal: await ctx.brain.replan(revision, call), request: revision };
       return { proposal: await ctx.brain.plan(base, call), request: base };

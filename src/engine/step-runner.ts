@@ -89,7 +89,7 @@ interface StepRun {
 async function runAttempts(ctx: EngineContext, run: StepRun, resumed: boolean): Promise<void> {
   let attempt = run.step.attempt;
   // A step may use its agent's tools and the tools its plan gave it, where the registry has them.
-  const allowedTools = new Set([...(getAgent(run.step.agent)?.tools ?? []), ...run.step.tools].filter((t) => ctx.tools.has(t)));
+  const allowedTools = new Set([...(getAgent(run.step.agent)?.tools ?? []), ...run.step.tools].filter((t) => ctx.tools.has(t, run.task.tenant_id)));
   for (;;) {
     try {
       const result = await runAttempt(ctx, { ...run, attempt, allowedTools, resumed });
@@ -173,7 +173,7 @@ async function judgeTaskIfLast(ctx: EngineContext, run: StepRun, output: StepOut
   if (!steps.every((s) => s.id === run.step.id || s.status === 'completed')) return undefined;
   const final = finalOutput(steps.map((s) => (s.id === run.step.id ? { ...s, output } : s)));
   const task = { id: run.task.id, input: run.task.input, files: [], options: run.task.options };
-  return checkGoal(ctx, { task, step: null, criteria: [run.task.input], output: { text: final, sources: [] }, turn: null, limits: run.limits, signal: run.signal });
+  return checkGoal(ctx, { task, tenantId: run.task.tenant_id, step: null, criteria: [run.task.input], output: { text: final, sources: [] }, turn: null, limits: run.limits, signal: run.signal });
 }
 
 /**

@@ -14,7 +14,37 @@ import type { FileAccess, ToolContext, ToolEffect } from '../tools/types.js';
 import type { AttemptRun } from './agent-loop.js';
 import { commit, type EngineContext } from './context.js';
 import { sleep } from './retry.js';
-import { needsApproval } from './approvals.js';
+import { policyRef } from './policies.js';
+import type { PolicyVerdict } from '../policy/index.js';
+
+/** The policy's verdict on each call of a turn, by call index; null for calls that never run (unknown tool, or not the agent's). */
+export type TurnVerdicts = ReadonlyArray<PolicyVerdict | null>;
+
+/** Asks the tool policy about every call of a turn (one lookup of the tenant's policy). */
+export async function turnVerdicts(ctx: EngineContext, run: AttemptRun, calls: ToolCallRequest[]): Promise<TurnVerdicts> {
+  const asked = calls.map((call, index) => ({ call, index })).filter(({ call }) => ctx.tools.has(call.tool, run.task.tenant_id) && !refusal(run, call.tool));
+  const verdicts = await ctx.policies.decideAll(
+    asked.map(({ call }) => ({
+      tenantId: run.task.tenant_id,
+      tool: call.tool,
+      effect: effectOf(ctx, call.tool),
+      args: call.args,
+      via: 'task' as const,
+      agent: run.step.agent,
+      roles: run.task.created_by?.roles ?? [],
+    })),
+  );
+  const byIndex: Array<PolicyVerdict | null> = calls.map(() => null);
+  asked.forEach(({ index }, i) => (byIndex[index] = verdicts[i]!));
+  return byIndex;
+}
+
+/** The observation of a call the policy denies: a refusal the model reads, naming the rule. */
+function denial(verdict: PolicyVerdict, tool: string): AppError {
+  return new AppError('TOOL_DENIED', `${tool} is not allowed here by the tool policy (${verdict.reason}; rule ${verdict.rule}); it did not run`, {
+    details: { tool, ...policyRef(verdict) },
+  });
+}
 
 /** Derived from (task, step, turn, call index): stable across resumes and retries of the step. */
 export function idempotencyKey(run: AttemptRun, turn: number, index: number): string {
@@ -41,16 +71,17 @@ export function refusal(run: AttemptRun, tool: string): AppError | null {
  * Records, inside the decision's transaction, the start of the calls that may safely be run again
  * (read-only and idempotent ones), with their tool_call_started events.
  */
-export async function recordSafeStarts(ctx: EngineContext, w: TaskWriter, run: AttemptRun, turn: number, calls: ToolCallRequest[]): Promise<void> {
+export async function recordSafeStarts(ctx: EngineContext, w: TaskWriter, run: AttemptRun, turn: number, calls: ToolCallRequest[], verdicts: TurnVerdicts): Promise<void> {
   for (const [index, call] of calls.entries()) {
     const effect = effectOf(ctx, call.tool);
-    // A call waiting for approval is recorded when it is approved and runs, not before.
-    if (refusal(run, call.tool) || effect === 'side_effect' || needsApproval(ctx, run, call)) continue;
-    await recordStart(w, run, turn, index, call, effect);
+    const verdict = verdicts[index];
+    // A call waiting for approval is recorded when it is approved and runs, not before; a denied one never.
+    if (!verdict || verdict.decision !== 'allow' || effect === 'side_effect') continue;
+    await recordStart(w, run, turn, index, call, effect, verdict);
   }
 }
 
-async function recordStart(w: TaskWriter, run: AttemptRun, turn: number, index: number, call: ToolCallRequest, effect: ToolEffect): Promise<void> {
+async function recordStart(w: TaskWriter, run: AttemptRun, turn: number, index: number, call: ToolCallRequest, effect: ToolEffect, verdict: PolicyVerdict | null): Promise<void> {
   const key = idempotencyKey(run, turn, index);
   await w.startToolCall({
     idempotency_key: key,
@@ -66,7 +97,15 @@ async function recordStart(w: TaskWriter, run: AttemptRun, turn: number, index: 
   await w.append({
     type: 'tool_call_started',
     step_id: run.step.id,
-    data: { call_id: callId(run, turn, index), tool: call.tool, args: call.args ?? null, attempt: run.attempt, turn, idempotency_key: key },
+    data: {
+      call_id: callId(run, turn, index),
+      tool: call.tool,
+      args: call.args ?? null,
+      attempt: run.attempt,
+      turn,
+      idempotency_key: key,
+      ...(verdict ? { policy: policyRef(verdict) } : {}),
+    },
   });
 }
 
@@ -74,6 +113,7 @@ interface CallPlan {
   call: ToolCallRequest;
   index: number;
   effect: ToolEffect;
+  verdict: PolicyVerdict | null;
   /** What the ledger holds for this call: 'started' for fresh safe calls, the stored entry on resume. */
   recorded: LedgerEntry | 'started' | null;
 }
@@ -88,40 +128,70 @@ export async function runToolCalls(
   turn: number,
   calls: ToolCallRequest[],
   mode: 'fresh' | 'resume',
+  verdicts: TurnVerdicts,
   /** Observations that take the place of running a call (rejected approvals), by call index. */
   decided: ReadonlyMap<number, Observation> = new Map(),
 ): Promise<Observation[]> {
-  const plans = await planCalls(ctx, run, turn, calls, mode);
+  const plans = await planCalls(ctx, run, turn, calls, mode, verdicts);
   const observations: Observation[] = new Array(calls.length);
   for (const [index, o] of decided) observations[index] = o;
   const toRun = plans.filter((p) => !decided.has(p.index) && !settled(run, turn, p, observations));
-  const finishing = { remaining: toRun.length };
+  const complete = completion(run, turn, plans, observations);
+  const finishing = { remaining: toRun.length, complete };
   const one = async (p: CallPlan) => {
     observations[p.index] = await execute(ctx, run, turn, p, observations, finishing);
   };
   if (toRun.every((p) => p.effect === 'read_only')) await Promise.all(toRun.map(one));
   else for (const p of toRun) await one(p);
-  if (toRun.length === 0) await commit(ctx, run.task.id, (w) => w.completeTurn(run.step.id, turn, observations));
+  if (toRun.length === 0) await commit(ctx, run.task.id, complete);
   return observations;
 }
 
-async function planCalls(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[], mode: 'fresh' | 'resume'): Promise<CallPlan[]> {
+/**
+ * Journals the turn's observations, with a `tool_call_denied` event for each call the policy denied:
+ * in the commit of the turn's last result, so each is recorded once, however often the turn resumes.
+ */
+function completion(run: AttemptRun, turn: number, plans: CallPlan[], observations: Observation[]): (w: TaskWriter) => Promise<void> {
+  return async (w) => {
+    for (const p of plans) {
+      if (p.verdict?.decision !== 'deny') continue;
+      await w.append({
+        type: 'tool_call_denied',
+        step_id: run.step.id,
+        data: { call_id: callId(run, turn, p.index), tool: p.call.tool, args: p.call.args ?? null, reason: p.verdict.reason, policy: policyRef(p.verdict) },
+      });
+    }
+    await w.completeTurn(run.step.id, turn, observations);
+  };
+}
+
+async function planCalls(ctx: EngineContext, run: AttemptRun, turn: number, calls: ToolCallRequest[], mode: 'fresh' | 'resume', verdicts: TurnVerdicts): Promise<CallPlan[]> {
   return Promise.all(
     calls.map(async (call, index) => {
       const effect = effectOf(ctx, call.tool);
+      const verdict = verdicts[index] ?? null;
+      // Fresh safe calls the policy allowed were recorded as started with the decision (recordSafeStarts).
       const recorded =
-        mode === 'resume' ? await ctx.store.getToolCall(idempotencyKey(run, turn, index)) : effect === 'side_effect' ? null : 'started';
-      return { call, index, effect, recorded };
+        mode === 'resume'
+          ? await ctx.store.getToolCall(idempotencyKey(run, turn, index))
+          : effect === 'side_effect' || verdict?.decision !== 'allow'
+            ? null
+            : 'started';
+      return { call, index, effect, verdict, recorded };
     }),
   );
 }
 
-/** Fills in the observation of a call that needs no run (refused or already finished); true if so. */
+/** Fills in the observation of a call that needs no run (refused, denied or already finished); true if so. */
 function settled(run: AttemptRun, turn: number, p: CallPlan, observations: Observation[]): boolean {
   const base = { call_id: callId(run, turn, p.index), tool: p.call.tool, args: p.call.args };
   const refused = refusal(run, p.call.tool);
   if (refused) {
     observations[p.index] = { ...base, ok: false, error: refused.toInfo() };
+    return true;
+  }
+  if (p.verdict?.decision === 'deny') {
+    observations[p.index] = { ...base, ok: false, error: denial(p.verdict, p.call.tool).toInfo() };
     return true;
   }
   const r = p.recorded;
@@ -138,7 +208,7 @@ async function execute(
   turn: number,
   p: CallPlan,
   observations: Observation[],
-  finishing: { remaining: number },
+  finishing: { remaining: number; complete: (w: TaskWriter) => Promise<void> },
 ): Promise<Observation> {
   const key = idempotencyKey(run, turn, p.index);
   if (p.effect === 'side_effect') {
@@ -148,9 +218,9 @@ async function execute(
         details: { tool: p.call.tool, idempotency_key: key },
       });
     }
-    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect));
+    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect, p.verdict));
   } else if (!p.recorded) {
-    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect));
+    await commit(ctx, run.task.id, (w) => recordStart(w, run, turn, p.index, p.call, p.effect, p.verdict));
   }
   const base = { call_id: callId(run, turn, p.index), tool: p.call.tool, args: p.call.args };
   const started = performance.now();
@@ -180,7 +250,7 @@ async function execute(
         ...(observation.ok ? { result: observation.result } : { error: observation.error }),
       },
     });
-    if (last) await w.completeTurn(run.step.id, turn, observations);
+    if (last) await finishing.complete(w);
   });
   return observation;
 }

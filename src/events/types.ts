@@ -22,9 +22,26 @@ export interface StepSummary {
   tools: string[];
 }
 
+/** The tool policy's decision on a call, and the rule that made it (src/policy). */
+export interface PolicyDecisionRef {
+  decision: 'allow' | 'deny' | 'ask';
+  /** The rule's label: its id, or `tenant#2`, `operator#1`, `AGENTIC_APPROVAL_RULES#1`, `default:allow`, … */
+  rule: string;
+  source: 'operator' | 'tenant' | 'default';
+  /** The tenant policy's version when a tenant rule decided. */
+  version: number | null;
+}
+
+/** Who acted: a principal's id (`key:…`, `jwt:…`, `local`) and its name. */
+export interface Actor {
+  id: string;
+  name: string | null;
+  roles: string[];
+}
+
 /** The data carried by each event type. */
 export interface EventDataMap {
-  task_created: { input: string; files: string[]; options: Record<string, unknown> };
+  task_created: { input: string; files: string[]; options: Record<string, unknown>; created_by?: Actor };
   planning_started: { brain: string; deadline_at: string };
   plan_created: {
     version: number;
@@ -52,10 +69,13 @@ export interface EventDataMap {
     args: unknown;
     /** SHA-256 of the arguments as canonical JSON: the approval is bound to exactly these. */
     args_hash: string;
-    /** The rule that asked for it. */
+    /** Why it was asked for: the policy rule that matched, in words. */
     reason: string;
     expires_at: string;
     default_decision: 'approve' | 'reject';
+    /** The principal whose task made the call. */
+    requested_by?: string | null;
+    policy?: PolicyDecisionRef;
   };
   /** The decision on a request (by a person, or by its expiry); the step goes on. */
   approval_decided: { approval_id: string; tool: string; decision: 'approve' | 'reject'; decided_by: string; reason: string | null; expired: boolean };
@@ -70,7 +90,11 @@ export interface EventDataMap {
     attempt: number;
     turn: number;
     idempotency_key: string;
+    /** Why it may run: the policy's decision (`ask`: a person approved it). */
+    policy?: PolicyDecisionRef;
   };
+  /** The tool policy refused a call; the model reads the refusal as the call's observation. */
+  tool_call_denied: { call_id: string; tool: string; args: unknown; reason: string; policy: PolicyDecisionRef };
   tool_call_completed: {
     call_id: string;
     tool: string;
@@ -92,7 +116,7 @@ export interface EventDataMap {
   task_resumed: { reason: string; status: string };
   task_completed: { final_output: string; duration_ms: number; usage: Usage };
   task_failed: { error: ErrorInfo; duration_ms: number; usage: Usage };
-  task_cancelled: { reason: string; duration_ms: number; usage: Usage };
+  task_cancelled: { reason: string; duration_ms: number; usage: Usage; cancelled_by?: string };
 }
 
 export type EventType = keyof EventDataMap;

@@ -14,7 +14,7 @@ import type { Decision, Observation, PlannedStep } from '../brains/types.js';
 import { AppError, type ErrorInfo } from '../errors.js';
 import type { NewEvent, TaskEvent } from '../events/types.js';
 import type { Database, Queryable } from './database.js';
-import { USAGE_TOTALS, toStep, toTask, toUsageTotals } from './rows.js';
+import { USAGE_TOTALS, iso, toStep, toTask, toUsageTotals } from './rows.js';
 import type {
   ClaimResult,
   LedgerEntry,
@@ -211,6 +211,13 @@ type CallRow = Partial<LedgerEntry> & { idempotency_key: string; insert: boolean
 
 interface UsageRow extends UsageRecord {
   task_id: string;
+  tenant_id: string;
+}
+
+/** Model tokens and USD, spent or held. */
+interface Spend {
+  tokens: number;
+  usd: number;
 }
 
 /** A plan as the batch inserts it (the database sets created_at). */
@@ -242,7 +249,8 @@ export class BatchState {
     private readonly cache: TaskCache | undefined,
   ) {}
 
-  async insertTasks(creates: NewTask[]): Promise<void> {
+  async insertTasks(all: NewTask[]): Promise<void> {
+    const creates = await this.#admit(all);
     if (creates.length === 0) return;
     const rows = creates.map((t) => ({
       id: t.id,
@@ -253,13 +261,14 @@ export class BatchState {
       idempotency_key: t.idempotencyKey ?? null,
       request_hash: t.requestHash ?? null,
       start: t.start,
+      created_by: t.createdBy ?? null,
     }));
     const inserted = await this.q.query(
-      `INSERT INTO tasks (id, tenant_id, status, input, files, options, idempotency_key, request_hash, queued_at)
+      `INSERT INTO tasks (id, tenant_id, status, input, files, options, idempotency_key, request_hash, queued_at, created_by)
        SELECT x.id, x.tenant_id, 'pending', x.input, x.files, x.options, x.idempotency_key, x.request_hash,
-              CASE WHEN x.start THEN now() END
+              CASE WHEN x.start THEN now() END, x.created_by
          FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant_id text, input text, files jsonb, options jsonb,
-                                                  idempotency_key text, request_hash text, start boolean)
+                                                  idempotency_key text, request_hash text, start boolean, created_by jsonb)
        ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING *, now() AS db_now`,
       [JSON.stringify(rows)],
@@ -271,6 +280,36 @@ export class BatchState {
       this.stepsLoaded.add(row.id as string);
       this.usageTotals.set(row.id as string, new Map());
     }
+  }
+
+  /** Creations refused by their tenant's admission limits, by task id. */
+  readonly #refused = new Map<string, AppError>();
+
+  /**
+   * The creations their tenants' limits admit, in order; the others are refused (QUOTA_EXCEEDED).
+   * Each limited tenant is locked (in name order, before any other lock) and counted once, so
+   * concurrent creations in any number of processes are judged one after another.
+   */
+  async #admit(creates: NewTask[]): Promise<NewTask[]> {
+    const limited = [...new Set(creates.filter((t) => t.admission).map((t) => t.tenantId))].sort();
+    const room = new Map<string, { active: number; recent: number; oldest: number | null }>();
+    for (const tenant of limited) {
+      await this.q.query(`SELECT pg_advisory_xact_lock(hashtext('agentic:admit:' || $1))`, [tenant]);
+      const [row] = await this.q.query<{ active: number; recent: number; oldest: string | Date | null }>(ADMISSION_COUNTS, [tenant]);
+      room.set(tenant, { active: row!.active, recent: row!.recent, oldest: row!.oldest === null ? null : Date.parse(iso(row!.oldest)) });
+    }
+    return creates.filter((t) => {
+      const r = t.admission && room.get(t.tenantId);
+      if (!r) return true;
+      const refusal = admissionRefusal(t, r);
+      if (refusal) {
+        this.#refused.set(t.id, refusal);
+        return false;
+      }
+      r.active++;
+      r.recent++;
+      return true;
+    });
   }
 
   /** Locks the tasks (in id order) and loads them; an exclusive writer takes cached ones from memory. */
@@ -311,14 +350,18 @@ export class BatchState {
     if (!created) return this.#existingForKey(t);
     this.tasks.set(t.id, created);
     return this.runWrite(t.id, async (w) => {
-      await w.append({ type: 'task_created', data: { input: t.input, files: t.files, options: t.options } });
+      const data = { input: t.input, files: t.files, options: t.options, ...(t.createdBy ? { created_by: t.createdBy } : {}) };
+      await w.append({ type: 'task_created', data });
       return { task: w.task, created: true };
     });
   }
 
   async #existingForKey(t: NewTask): Promise<Outcome> {
-    const rows = await this.q.query('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [t.tenantId, t.idempotencyKey]);
+    const refused = this.#refused.get(t.id);
+    // A refused creation whose key made a task before is a retry of it: the task is the answer, not the refusal.
+    const rows = t.idempotencyKey === undefined ? [] : await this.q.query('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [t.tenantId, t.idempotencyKey]);
     const row = rows[0];
+    if (!row && refused) return { ok: false, error: refused };
     if (!row) return { ok: false, error: new AppError('INTERNAL_ERROR', 'Idempotency key conflict without a stored task') };
     if (row.request_hash !== (t.requestHash ?? null)) {
       return {
@@ -379,6 +422,33 @@ export class BatchState {
 
   addTenantRunning(tenant: string, n: number): void {
     if (this.#tenantRunning.has(tenant)) this.#tenantRunning.set(tenant, this.#tenantRunning.get(tenant)! + n);
+  }
+
+  /** Each tenant's spend today as committed before this batch, loaded under the tenant's spending lock. */
+  readonly #spendBase = new Map<string, Spend>();
+  /** What this batch's writes added to each tenant's spend: usage and new or grown reservations (never what they released). */
+  readonly #spendAdded = new Map<string, Spend>();
+
+  /**
+   * The tenant's spend today plus what its calls in flight hold. Releases made by this batch are not
+   * subtracted until they are committed: the figure may be a little high, never low.
+   */
+  async tenantSpend(tenant: string): Promise<Spend> {
+    let base = this.#spendBase.get(tenant);
+    if (!base) {
+      await this.q.query(`SELECT pg_advisory_xact_lock(hashtext('agentic:spend:' || $1))`, [tenant]);
+      const [row] = await this.q.query<{ tokens: number; usd: number }>(TENANT_SPEND, [tenant]);
+      base = { tokens: Number(row!.tokens), usd: Number(row!.usd) };
+      this.#spendBase.set(tenant, base);
+    }
+    const added = this.#spendAdded.get(tenant) ?? { tokens: 0, usd: 0 };
+    return { tokens: base.tokens + added.tokens, usd: base.usd + added.usd };
+  }
+
+  addSpend(tenant: string, spend: Spend): void {
+    if (spend.tokens === 0 && spend.usd === 0) return;
+    const added = this.#spendAdded.get(tenant) ?? { tokens: 0, usd: 0 };
+    this.#spendAdded.set(tenant, { tokens: added.tokens + spend.tokens, usd: added.usd + spend.usd });
   }
 
   /** Loads the usage totals of every task of the batch that lacks them (one statement). */
@@ -576,7 +646,7 @@ class BatchTaskWriter implements TaskWriter {
   }
 
   async recordUsage(u: UsageRecord): Promise<void> {
-    this.#usage.push({ ...u, task_id: this.#task.id });
+    this.#usage.push({ ...u, task_id: this.#task.id, tenant_id: this.#task.tenant_id });
   }
 
   async usage(stepId?: string): Promise<UsageTotals> {
@@ -587,6 +657,28 @@ class BatchTaskWriter implements TaskWriter {
     let sum = emptyUsage();
     for (const v of totals.values()) sum = plus(sum, v);
     return sum;
+  }
+
+  async tenantSpend(): Promise<Spend> {
+    const spend = await this.state.tenantSpend(this.#task.tenant_id);
+    const mine = this.#spendAdded();
+    return { tokens: spend.tokens + mine.tokens, usd: spend.usd + mine.usd };
+  }
+
+  /** What this write adds to its tenant's spend: its usage rows, and reservations it made or grew. */
+  #spendAdded(): Spend {
+    const spend = { tokens: 0, usd: 0 };
+    const grow = (before: { reserved_tokens: number; reserved_usd: number } | undefined, after: { reserved_tokens: number; reserved_usd: number }) => {
+      spend.tokens += Math.max(0, after.reserved_tokens - (before?.reserved_tokens ?? 0));
+      spend.usd += Math.max(0, after.reserved_usd - (before?.reserved_usd ?? 0));
+    };
+    grow(this.state.tasks.get(this.#task.id), this.#task);
+    for (const [k, v] of this.#steps) grow(this.state.steps.get(k), v);
+    for (const u of this.#usage) {
+      spend.tokens += u.input_tokens + u.output_tokens;
+      spend.usd += u.cost_usd;
+    }
+    return spend;
   }
 
   async append(event: NewEvent): Promise<TaskEvent> {
@@ -608,6 +700,7 @@ class BatchTaskWriter implements TaskWriter {
   /** Hands this write's changes to the batch. */
   commit(): void {
     const s = this.state;
+    s.addSpend(this.#task.tenant_id, this.#spendAdded());
     s.tasks.set(this.#task.id, this.#task);
     if (this.#taskDirty) s.dirtyTasks.add(this.#task.id);
     for (const [k, v] of this.#steps) {
@@ -675,6 +768,45 @@ function stripUndefined<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+
+const UNFINISHED = `('pending', 'planning', 'running', 'awaiting_approval')`;
+
+/** A tenant's unfinished tasks, and its tasks created in the last minute with the oldest of them. */
+const ADMISSION_COUNTS = `
+SELECT (SELECT count(*)::int FROM tasks WHERE tenant_id = $1 AND status IN ${UNFINISHED}) AS active,
+       count(*)::int AS recent, min(created_at) AS oldest
+  FROM tasks WHERE tenant_id = $1 AND created_at > now() - interval '1 minute'`;
+
+/** A tenant's model use since midnight UTC, plus the budget its tasks and steps hold for calls in flight. */
+const TENANT_SPEND = `
+WITH today AS (
+  SELECT COALESCE(sum(input_tokens + output_tokens), 0)::float8 AS tokens, COALESCE(sum(cost_usd), 0)::float8 AS usd
+    FROM usage WHERE tenant_id = $1 AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+), held AS (
+  SELECT reserved_tokens, reserved_usd FROM steps WHERE tenant_id = $1 AND (reserved_tokens > 0 OR reserved_usd > 0)
+  UNION ALL
+  SELECT reserved_tokens, reserved_usd FROM tasks WHERE tenant_id = $1 AND (reserved_tokens > 0 OR reserved_usd > 0)
+)
+SELECT today.tokens + COALESCE((SELECT sum(reserved_tokens) FROM held), 0)::float8 AS tokens,
+       today.usd + COALESCE((SELECT sum(reserved_usd) FROM held), 0)::float8 AS usd
+  FROM today`;
+
+/** Why a creation exceeds its tenant's admission limits, or null when it is admitted. */
+function admissionRefusal(t: NewTask, room: { active: number; recent: number; oldest: number | null }): AppError | null {
+  const { maxTasks, perMinute } = t.admission!;
+  if (maxTasks !== undefined && room.active >= maxTasks) {
+    return new AppError('QUOTA_EXCEEDED', `Tenant ${t.tenantId} has ${room.active} unfinished tasks, its limit; wait for one to finish`, {
+      details: { quota: 'max_tasks', tenant: t.tenantId, limit: maxTasks, current: room.active, retry_after_s: 5 },
+    });
+  }
+  if (perMinute !== undefined && room.recent >= perMinute) {
+    const wait = room.oldest === null ? 60 : Math.max(1, Math.ceil((room.oldest + 60_000 - Date.now()) / 1000));
+    return new AppError('QUOTA_EXCEEDED', `Tenant ${t.tenantId} created ${room.recent} tasks in the last minute, its limit`, {
+      details: { quota: 'tasks_per_minute', tenant: t.tenantId, limit: perMinute, current: room.recent, retry_after_s: wait },
+    });
+  }
+  return null;
+}
 
 // The set-based statements. Each reads its rows from one parameter: a JSON array of rows.
 
@@ -762,10 +894,10 @@ UPDATE tool_calls c SET status = x.status, result = x.result, error = x.error, f
 
 const USAGE_INSERT = setStatement(
   (rows) => `
-INSERT INTO usage (task_id, step_id, attempt, turn, purpose, model, input_tokens, output_tokens, cached_tokens, cost_usd)
-SELECT x.task_id, x.step_id, x.attempt, x.turn, x.purpose, x.model, x.input_tokens, x.output_tokens, x.cached_tokens,
+INSERT INTO usage (task_id, tenant_id, step_id, attempt, turn, purpose, model, input_tokens, output_tokens, cached_tokens, cost_usd)
+SELECT x.task_id, x.tenant_id, x.step_id, x.attempt, x.turn, x.purpose, x.model, x.input_tokens, x.output_tokens, x.cached_tokens,
        x.cost_usd
-  FROM ${rows(`task_id text, step_id text, attempt int, turn int, purpose text, model text,
+  FROM ${rows(`task_id text, tenant_id text, step_id text, attempt int, turn int, purpose text, model text,
        input_tokens int, output_tokens int, cached_tokens int, cost_usd float8`)}`,
 );
 

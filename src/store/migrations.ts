@@ -242,4 +242,80 @@ ALTER TABLE tool_calls ALTER COLUMN step_id DROP NOT NULL;
 ALTER TABLE tool_calls ADD COLUMN tenant_id text;
 `,
   },
+  {
+    version: 4,
+    name: 'identity_and_access',
+    sql: `
+-- API keys: only a hash of the key is kept. tenant_id '*' is an operator's key (made on the command line).
+CREATE TABLE api_keys (
+  id           text PRIMARY KEY,
+  tenant_id    text NOT NULL,
+  roles        text[] NOT NULL,
+  name         text NOT NULL,
+  secret_hash  text NOT NULL UNIQUE,
+  prefix       text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+  created_by   text,
+  expires_at   timestamptz,
+  last_used_at timestamptz,
+  revoked_at   timestamptz,
+  revoked_by   text
+);
+CREATE INDEX api_keys_list ON api_keys (tenant_id, created_at DESC, id DESC);
+
+-- Single-use tickets that let a browser open one task's stream (SSE and WebSocket cannot send headers).
+CREATE TABLE stream_tickets (
+  hash       text PRIMARY KEY,
+  tenant_id  text NOT NULL,
+  task_id    text NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  principal  jsonb NOT NULL,
+  expires_at timestamptz NOT NULL,
+  used_at    timestamptz
+);
+CREATE INDEX stream_tickets_expiry ON stream_tickets (expires_at);
+
+-- Each tenant's tool policy; every change is a new version, the highest is in force.
+CREATE TABLE tool_policies (
+  tenant_id  text NOT NULL,
+  version    integer NOT NULL,
+  rules      jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+  created_by text,
+  PRIMARY KEY (tenant_id, version)
+);
+
+-- Who did what. Rows are only ever added: the trigger refuses updates and deletes.
+CREATE TABLE audit_log (
+  id             bigserial PRIMARY KEY,
+  tenant_id      text NOT NULL,
+  at             timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+  principal      text NOT NULL,
+  principal_name text,
+  roles          text[] NOT NULL DEFAULT '{}',
+  acting_from    text,
+  action         text NOT NULL,
+  target_type    text,
+  target_id      text,
+  details        jsonb NOT NULL DEFAULT '{}',
+  request_id     text
+);
+CREATE INDEX audit_log_list ON audit_log (tenant_id, id DESC);
+-- On one line: migrations are split into statements at a semicolon that ends a line.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $fn$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- Who created a task ({id, name, roles}), and who made the call an approval is about (four-eyes).
+ALTER TABLE tasks ADD COLUMN created_by jsonb;
+ALTER TABLE approvals ADD COLUMN requested_by text;
+CREATE INDEX tasks_unfinished ON tasks (tenant_id) WHERE status IN ('pending', 'planning', 'running', 'awaiting_approval');
+
+-- Daily quotas sum a tenant's model use and the budget its calls in flight hold.
+ALTER TABLE usage ADD COLUMN tenant_id text;
+UPDATE usage u SET tenant_id = t.tenant_id FROM tasks t WHERE t.id = u.task_id;
+CREATE INDEX usage_tenant_day ON usage (tenant_id, created_at);
+CREATE INDEX tasks_reserved ON tasks (tenant_id) WHERE reserved_tokens > 0 OR reserved_usd > 0;
+CREATE INDEX steps_reserved ON steps (tenant_id) WHERE reserved_tokens > 0 OR reserved_usd > 0;
+`,
+  },
 ];

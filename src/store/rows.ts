@@ -40,6 +40,7 @@ export function toTask(r: Row): TaskRecord {
     reserved_tokens: Number(r.reserved_tokens ?? 0),
     reserved_usd: Number(r.reserved_usd ?? 0),
     replan_reason: (r.replan_reason as TaskRecord['replan_reason']) ?? null,
+    created_by: (r.created_by as TaskRecord['created_by']) ?? null,
   };
 }
 

@@ -4,11 +4,18 @@ import { AppError, type ErrorInfo } from '../errors.js';
 import type { TaskEvent } from '../events/types.js';
 import type { Artifact, DocumentIndex, Passage, StoredFile, ToolEffect } from '../tools/types.js';
 import * as records from './tool-records.js';
+import * as access from './access-records.js';
 import type { Database, Row } from './database.js';
 import { chunkText } from './chunk.js';
 import { BatchCommitter } from './batch.js';
 import { TASK_SELECT, toDocument, toEvent, toFile, toLedger, toPlan, toStep, toTask } from './rows.js';
 import type {
+  ApiKeyRecord,
+  AuditQuery,
+  AuditRecord,
+  NewApiKey,
+  NewAudit,
+  ToolPolicyRecord,
   ApprovalRecord,
   ApprovalStatus,
   DocumentRecord,
@@ -402,6 +409,66 @@ export class SqlStore implements Store {
 
   finishDirectCall(key: string, o: { ok: boolean; result?: unknown; error?: ErrorInfo; duration_ms: number }): Promise<void> {
     return records.finishDirectCall(this.db, key, o);
+  }
+
+  // Keys, stream tickets, tool policies, audit (access-records.ts)
+
+  createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
+    return access.createApiKey(this.db, k);
+  }
+
+  findApiKey(secretHash: string): Promise<ApiKeyRecord | null> {
+    return access.findApiKey(this.db, secretHash);
+  }
+
+  getApiKey(id: string, tenantId?: string): Promise<ApiKeyRecord | null> {
+    return access.getApiKey(this.db, id, tenantId);
+  }
+
+  listApiKeys(query: { tenantId?: string; limit: number; cursor?: string }): Promise<Page<ApiKeyRecord>> {
+    const where = query.tenantId === undefined ? [] : ['tenant_id = $1'];
+    const params = query.tenantId === undefined ? [] : [query.tenantId];
+    return this.#page(`SELECT *, ${CURSOR_TS} FROM api_keys`, where, params, query, access.toApiKey);
+  }
+
+  revokeApiKey(id: string, tenantId: string | undefined, by: string): Promise<ApiKeyRecord | null> {
+    return access.revokeApiKey(this.db, id, tenantId, by);
+  }
+
+  touchApiKey(id: string): Promise<void> {
+    return access.touchApiKey(this.db, id);
+  }
+
+  countActiveApiKeys(): Promise<number> {
+    return access.countActiveApiKeys(this.db);
+  }
+
+  createStreamTicket(t: { hash: string; tenantId: string; taskId: string; principal: unknown; expiresAt: string }): Promise<void> {
+    return access.createStreamTicket(this.db, t);
+  }
+
+  redeemStreamTicket(hash: string, taskId: string): Promise<{ tenant_id: string; principal: unknown } | null> {
+    return access.redeemStreamTicket(this.db, hash, taskId);
+  }
+
+  getToolPolicy(tenantId: string): Promise<ToolPolicyRecord | null> {
+    return access.getToolPolicy(this.db, tenantId);
+  }
+
+  putToolPolicy(p: { tenantId: string; rules: unknown[]; createdBy: string; expectedVersion?: number }): Promise<ToolPolicyRecord> {
+    return access.putToolPolicy(this.db, p);
+  }
+
+  listToolPolicies(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<ToolPolicyRecord>> {
+    return access.listToolPolicies(this.db, query);
+  }
+
+  appendAudit(entry: NewAudit): Promise<AuditRecord> {
+    return access.appendAudit(this.db, entry);
+  }
+
+  listAudit(query: AuditQuery): Promise<Page<AuditRecord>> {
+    return access.listAudit(this.db, query);
   }
 
   async ping(): Promise<boolean> {

@@ -24,6 +24,7 @@ export function toApproval(r: Row): ApprovalRecord {
     args: r.args,
     args_hash: r.args_hash as string,
     rule: (r.rule as string | null) ?? null,
+    requested_by: (r.requested_by as string | null) ?? null,
     status: r.status as ApprovalStatus,
     reason: (r.reason as string | null) ?? null,
     decided_by: (r.decided_by as string | null) ?? null,
@@ -38,10 +39,10 @@ export function toApproval(r: Row): ApprovalRecord {
 export async function requestApproval(db: Queryable, a: NewApproval): Promise<ApprovalRecord> {
   const inserted = await db.query(
     `INSERT INTO approvals (id, tenant_id, task_id, step_id, turn, call_index, idempotency_key, tool, args, args_hash, rule, status,
-                            expires_at, default_decision)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13)
+                            expires_at, default_decision, requested_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13, $14)
      ON CONFLICT (idempotency_key, args_hash) DO NOTHING RETURNING *`,
-    [a.id, a.tenant_id, a.task_id, a.step_id, a.turn, a.call_index, a.idempotency_key, a.tool, JSON.stringify(a.args ?? null), a.args_hash, a.rule, a.expires_at, a.default_decision],
+    [a.id, a.tenant_id, a.task_id, a.step_id, a.turn, a.call_index, a.idempotency_key, a.tool, JSON.stringify(a.args ?? null), a.args_hash, a.rule, a.expires_at, a.default_decision, a.requested_by],
   );
   if (inserted[0]) return toApproval(inserted[0]);
   const existing = await db.query('SELECT * FROM approvals WHERE idempotency_key = $1 AND args_hash = $2', [a.idempotency_key, a.args_hash]);
@@ -56,7 +57,7 @@ export async function decideApproval(
 ): Promise<ApprovalRecord | null> {
   const rows = await db.query(
     `UPDATE approvals SET status = $3, reason = $4, decided_by = $5, decided_at = now()
-      WHERE id = $1 AND tenant_id = $2 AND status = 'pending' RETURNING *`,
+      WHERE id = $1 AND tenant_id = $2 AND status = 'pending' AND expires_at > now() RETURNING *`,
     [id, tenantId, d.status, d.reason, d.decidedBy],
   );
   return rows[0] ? toApproval(rows[0]) : null;

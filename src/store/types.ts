@@ -11,6 +11,7 @@ export type { ReplanReason } from '../brains/types.js';
 import type { ErrorInfo } from '../errors.js';
 import type { NewEvent, TaskEvent, Usage } from '../events/types.js';
 import type { Artifact, DocumentIndex, StoredFile, ToolEffect } from '../tools/types.js';
+import type { Role } from '../auth/principal.js';
 
 export type TaskStatus = 'pending' | 'planning' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -67,6 +68,15 @@ export interface TaskRecord {
   reserved_usd: number;
   /** Why the task is being planned again, while a revision is under way (then kept on the plan). */
   replan_reason: ReplanReason | null;
+  /** The principal that created the task; its roles are what the tool policy's `roles` see for the task's calls. */
+  created_by: Creator | null;
+}
+
+/** Who created a task, as recorded with it. */
+export interface Creator {
+  id: string;
+  name: string | null;
+  roles: Role[];
 }
 
 /** Per-task limits; each overrides the service default when given. */
@@ -174,6 +184,18 @@ export interface NewTask {
   requestHash?: string;
   /** Queue the task for execution at once (else it waits for `start`). */
   start: boolean;
+  /** Who creates it. */
+  createdBy?: Creator;
+  /** Admission limits of the tenant, checked under a tenant lock in the creating transaction (QUOTA_EXCEEDED). */
+  admission?: Admission;
+}
+
+/** A tenant's limits on creating tasks. */
+export interface Admission {
+  /** Unfinished tasks the tenant may have, this one included. */
+  maxTasks?: number;
+  /** Tasks the tenant may create in any 60 s. */
+  perMinute?: number;
 }
 
 export type TaskPatch = Partial<
@@ -253,6 +275,12 @@ export interface TaskWriter {
   recordUsage(usage: UsageRecord): Promise<void>;
   /** Model use so far, of the whole task or of one step (including this transaction's records). */
   usage(stepId?: string): Promise<UsageTotals>;
+  /**
+   * What the task's tenant has spent today (UTC) on model calls plus what its calls in flight hold, over
+   * all its tasks, this transaction's changes included. Locks the tenant's spending until the
+   * transaction ends, so concurrent reservations of one tenant are judged one after another.
+   */
+  tenantSpend(): Promise<{ tokens: number; usd: number }>;
   /** Appends an event with the next seq; returns it as stored. */
   append(event: NewEvent): Promise<TaskEvent>;
 }
@@ -267,7 +295,7 @@ export interface TaskUsageSummary extends Usage {
   by_step: Record<string, Usage & { calls: number }>;
 }
 
-export interface Store extends DocumentStore, FileStore, ApprovalStore, ArtifactStore, DirectCallStore {
+export interface Store extends DocumentStore, FileStore, ApprovalStore, ArtifactStore, DirectCallStore, AccessStore {
   /** Creates a task with its task_created event (queued for planning when `start`). With an idempotency
    * key seen before, returns the existing task (`created` false) or throws IDEMPOTENCY_CONFLICT. */
   createTask(task: NewTask): Promise<TaskWriteResult<{ task: TaskRecord; created: boolean }>>;
@@ -338,8 +366,10 @@ export interface ApprovalRecord {
   tool: string;
   args: unknown;
   args_hash: string;
-  /** The approval rule that asked for it. */
+  /** Why it was asked for: the policy rule that matched, in words. */
   rule: string | null;
+  /** The principal whose task (or direct call) made the call; under four-eyes it may not decide. */
+  requested_by: string | null;
   status: ApprovalStatus;
   reason: string | null;
   decided_by: string | null;
@@ -353,7 +383,7 @@ export interface ApprovalRecord {
 
 export type NewApproval = Pick<
   ApprovalRecord,
-  'id' | 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'args_hash' | 'rule' | 'expires_at' | 'default_decision'
+  'id' | 'tenant_id' | 'task_id' | 'step_id' | 'turn' | 'call_index' | 'idempotency_key' | 'tool' | 'args' | 'args_hash' | 'rule' | 'expires_at' | 'default_decision' | 'requested_by'
 >;
 
 export interface ApprovalStore {
@@ -361,7 +391,7 @@ export interface ApprovalStore {
   requestApproval(a: NewApproval): Promise<ApprovalRecord>;
   getApproval(id: string, tenantId: string): Promise<ApprovalRecord | null>;
   listApprovals(query: { tenantId: string; status?: ApprovalStatus[]; taskId?: string; tool?: string; limit: number; cursor?: string }): Promise<Page<ApprovalRecord>>;
-  /** Decides a pending approval; null when it is not pending (or not the tenant's). */
+  /** Decides a pending approval before its expiry; null when it is not pending, expired or not the tenant's. */
   decideApproval(id: string, tenantId: string, d: { status: 'approved' | 'rejected'; reason: string | null; decidedBy: string }): Promise<ApprovalRecord | null>;
   /** Applies the default decision to pending approvals past their expiry; returns them. */
   expireApprovals(limit: number): Promise<ApprovalRecord[]>;
@@ -396,3 +426,98 @@ export interface FileStore {
   listFiles(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<StoredFile>>;
 }
 
+
+/** An API key as stored: never the key itself, only its SHA-256. */
+export interface ApiKeyRecord {
+  id: string;
+  /** The tenant, or `*` for an operator's key. */
+  tenant_id: string;
+  roles: Role[];
+  name: string;
+  /** The first characters of the key, to recognise it in listings. */
+  prefix: string;
+  created_at: string;
+  created_by: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+export interface NewApiKey {
+  id: string;
+  tenantId: string;
+  roles: Role[];
+  name: string;
+  secretHash: string;
+  prefix: string;
+  expiresAt: string | null;
+  createdBy: string | null;
+}
+
+/** A version of a tenant's tool policy. */
+export interface ToolPolicyRecord {
+  tenant_id: string;
+  version: number;
+  rules: unknown[];
+  created_at: string;
+  created_by: string | null;
+}
+
+/** One line of the audit log. */
+export interface AuditRecord {
+  id: string;
+  tenant_id: string;
+  at: string;
+  principal: string;
+  principal_name: string | null;
+  roles: string[];
+  /** Set when an operator acted for this tenant from another. */
+  acting_from: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: Record<string, unknown>;
+  request_id: string | null;
+}
+
+export type NewAudit = Omit<AuditRecord, 'id' | 'at'>;
+
+export interface AuditQuery {
+  tenantId: string;
+  action?: string[];
+  principal?: string;
+  targetId?: string;
+  since?: string;
+  until?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Credentials, stream tickets, tool policies and the audit log. */
+export interface AccessStore {
+  createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
+  /** The key with this hash, revoked and expired ones included (the caller says why it is refused). */
+  findApiKey(secretHash: string): Promise<ApiKeyRecord | null>;
+  getApiKey(id: string, tenantId?: string): Promise<ApiKeyRecord | null>;
+  /** Keys newest first; of one tenant, or of all (tenantId undefined, the command line). */
+  listApiKeys(query: { tenantId?: string; limit: number; cursor?: string }): Promise<Page<ApiKeyRecord>>;
+  /** Revokes a key (the first revocation is kept); null when there is no such key (of that tenant). */
+  revokeApiKey(id: string, tenantId: string | undefined, by: string): Promise<ApiKeyRecord | null>;
+  touchApiKey(id: string): Promise<void>;
+  /** Keys neither revoked nor expired: whether any exists decides the service's mode at start. */
+  countActiveApiKeys(): Promise<number>;
+
+  createStreamTicket(t: { hash: string; tenantId: string; taskId: string; principal: unknown; expiresAt: string }): Promise<void>;
+  /** Uses a ticket for `taskId` once: its principal, or null when it is unknown, used, expired or for another task. */
+  redeemStreamTicket(hash: string, taskId: string): Promise<{ tenant_id: string; principal: unknown } | null>;
+
+  /** The tenant's policy in force (its highest version), or null when it never wrote one. */
+  getToolPolicy(tenantId: string): Promise<ToolPolicyRecord | null>;
+  /** Stores a new version; with `expectedVersion`, only if the one in force is that version (0: none yet), else POLICY_VERSION_CONFLICT. */
+  putToolPolicy(p: { tenantId: string; rules: unknown[]; createdBy: string; expectedVersion?: number }): Promise<ToolPolicyRecord>;
+  listToolPolicies(query: { tenantId: string; limit: number; cursor?: string }): Promise<Page<ToolPolicyRecord>>;
+
+  appendAudit(entry: NewAudit): Promise<AuditRecord>;
+  listAudit(query: AuditQuery): Promise<Page<AuditRecord>>;
+}

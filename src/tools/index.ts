@@ -36,8 +36,6 @@ export { createSqlQueryTool, parseSqlSources } from './sql-query.js';
 export { assertRunPythonAvailable, createRunPythonTool } from './run-python.js';
 export { connectMcpServers, parseMcpServers } from './mcp.js';
 export type { McpConnection, McpServerConfig } from './mcp.js';
-export { approvalMode, approvalReason, parseApprovalRules } from './approval-policy.js';
-export type { ApprovalPolicy, ApprovalRule } from './approval-policy.js';
 export type { RunPythonOptions } from './run-python.js';
 export { assertRunJavaScriptAvailable, createRunJavaScriptTool } from './run-javascript.js';
 export type { RunJavaScriptOptions } from './run-javascript.js';

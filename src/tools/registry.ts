@@ -19,27 +19,30 @@ export class ToolRegistry {
     return this;
   }
 
-  has(name: string): boolean {
-    return this.#tools.has(name);
+  /** Whether the tool exists (and, given a tenant, is granted to it: a tool not granted does not exist for that tenant). */
+  has(name: string, tenantId?: string): boolean {
+    const tool = this.#tools.get(name);
+    return tool !== undefined && grantedTo(tool, tenantId);
   }
 
-  /** The tool, or TOOL_NOT_FOUND. */
-  get(name: string): ToolDefinition {
+  /** The tool, or TOOL_NOT_FOUND (also for a tenant it is not granted to). */
+  get(name: string, tenantId?: string): ToolDefinition {
     const tool = this.#tools.get(name);
-    if (!tool) throw new AppError('TOOL_NOT_FOUND', `No tool named "${name}"`, { details: { tool: name } });
+    if (!tool || !grantedTo(tool, tenantId)) throw new AppError('TOOL_NOT_FOUND', `No tool named "${name}"`, { details: { tool: name } });
     return tool;
   }
 
-  names(): string[] {
-    return [...this.#tools.keys()];
+  names(tenantId?: string): string[] {
+    return [...this.#tools.values()].filter((t) => grantedTo(t, tenantId)).map((t) => t.name);
   }
 
-  describe(name: string): ToolDescriptor {
-    return describeTool(this.get(name));
+  /** The tool as the tenant sees it (its own data sources, for tools whose description depends on them). */
+  describe(name: string, tenantId?: string): ToolDescriptor {
+    return describeTool(this.get(name, tenantId), tenantId);
   }
 
-  list(): ToolDescriptor[] {
-    return [...this.#tools.values()].map(describeTool);
+  list(tenantId?: string): ToolDescriptor[] {
+    return [...this.#tools.values()].filter((t) => grantedTo(t, tenantId)).map((t) => describeTool(t, tenantId));
   }
 
   /**
@@ -47,7 +50,7 @@ export class ToolRegistry {
    * past its timeout fails with TOOL_TIMEOUT; an abort from the caller propagates as is.
    */
   async invoke(name: string, args: unknown, ctx: ToolContext): Promise<unknown> {
-    const tool = this.get(name);
+    const tool = this.get(name, ctx.tenantId);
     const parsed = tool.input.safeParse(args);
     if (!parsed.success) {
       throw new AppError('TOOL_INPUT_INVALID', `Invalid arguments for ${name}: ${z.prettifyError(parsed.error)}`, {
@@ -102,11 +105,16 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function describeTool(tool: ToolDefinition): ToolDescriptor {
+function grantedTo(tool: ToolDefinition, tenantId: string | undefined): boolean {
+  return tenantId === undefined || tool.tenants === undefined || tool.tenants.includes(tenantId);
+}
+
+function describeTool(tool: ToolDefinition, tenantId?: string): ToolDescriptor {
+  const seen = tenantId !== undefined && tool.forTenant ? tool.forTenant(tenantId) : tool;
   return {
     name: tool.name,
-    description: tool.description,
-    input_schema: z.toJSONSchema(tool.input, { unrepresentable: 'any', io: 'input' }),
+    description: seen.description,
+    input_schema: z.toJSONSchema(seen.input, { unrepresentable: 'any', io: 'input' }),
     output_schema: z.toJSONSchema(tool.output, { unrepresentable: 'any' }),
     timeout_ms: tool.timeoutMs,
     effect: tool.effect,

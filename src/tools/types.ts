@@ -83,6 +83,13 @@ export interface ToolDefinition<I = unknown, O = unknown> {
   timeoutMs: number;
   effect: ToolEffect;
   run(input: I, ctx: ToolContext): Promise<O>;
+  /** The tenants the operator granted this tool to (MCP servers' `tenants`); absent: every tenant. */
+  tenants?: readonly string[];
+  /**
+   * The description and input schema one tenant sees, when they differ by tenant (sql_query lists only
+   * the data sources granted to it). Absent: the same for every tenant.
+   */
+  forTenant?(tenantId: string): { description: string; input: z.ZodType<I> };
 }
 
 /** A tool as the registry describes it, with JSON Schemas of its input and output. */

@@ -54,6 +54,8 @@ http {
       proxy_pass http://agentic;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      # The client's Host (the service checks it in local mode, and builds same-origin checks from it).
+      proxy_set_header Host $http_host;
       proxy_buffering off;
       proxy_read_timeout 300s;
     }

@@ -13,7 +13,7 @@ export function documentRoutes(app: App) {
       '/v1/documents',
       {
         bodyLimit: app.config.maxFileBytes,
-        schema: {
+        config: { access: 'write' }, schema: {
           tags: ['documents'],
           summary: 'Add a document to the searchable index',
           body: schemaOf(createDocumentBody),
@@ -34,7 +34,7 @@ export function documentRoutes(app: App) {
 
     f.get<{ Querystring: z.infer<typeof pageQuery> }>(
       '/v1/documents',
-      { schema: { tags: ['documents'], summary: 'List documents, newest first', querystring: schemaOf(pageQuery) } },
+      { config: { access: 'read' }, schema: { tags: ['documents'], summary: 'List documents, newest first', querystring: schemaOf(pageQuery) } },
       async (request) => {
         const page = await app.store.listDocuments({ tenantId: tenantOf(request), limit: request.query.limit, cursor: request.query.cursor });
         return { items: page.items, next_cursor: page.next_cursor };
@@ -43,7 +43,7 @@ export function documentRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/documents/:id',
-      { schema: { tags: ['documents'], summary: 'A document with its content', params: schemaOf(idParams) } },
+      { config: { access: 'read' }, schema: { tags: ['documents'], summary: 'A document with its content', params: schemaOf(idParams) } },
       async (request) => {
         const doc = await app.store.getDocument(request.params.id, tenantOf(request));
         if (!doc) throw new AppError('DOCUMENT_NOT_FOUND', `No document ${request.params.id}`, { details: { document_id: request.params.id } });
@@ -53,7 +53,7 @@ export function documentRoutes(app: App) {
 
     f.delete<{ Params: { id: string } }>(
       '/v1/documents/:id',
-      { schema: { tags: ['documents'], summary: 'Delete a document and its passages', params: schemaOf(idParams), response: responses(204, 'Deleted') } },
+      { config: { access: 'write' }, schema: { tags: ['documents'], summary: 'Delete a document and its passages', params: schemaOf(idParams), response: responses(204, 'Deleted') } },
       async (request, reply) => {
         if (!(await app.store.deleteDocument(request.params.id, tenantOf(request)))) {
           throw new AppError('DOCUMENT_NOT_FOUND', `No document ${request.params.id}`, { details: { document_id: request.params.id } });

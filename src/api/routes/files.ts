@@ -13,7 +13,7 @@ export function fileRoutes(app: App) {
     f.post(
       '/v1/files',
       {
-        schema: {
+        config: { access: 'write' }, schema: {
           tags: ['files'],
           summary: 'Upload a file (multipart/form-data, field "file")',
           description: `Files larger than AGENTIC_MAX_FILE_BYTES (default 25 MiB) are refused with 413. Attach files to a task by id.`,
@@ -39,7 +39,7 @@ export function fileRoutes(app: App) {
 
     f.get<{ Querystring: z.infer<typeof pageQuery> }>(
       '/v1/files',
-      { schema: { tags: ['files'], summary: 'List uploaded files, newest first', querystring: schemaOf(pageQuery) } },
+      { config: { access: 'read' }, schema: { tags: ['files'], summary: 'List uploaded files, newest first', querystring: schemaOf(pageQuery) } },
       async (request) => {
         const page = await app.store.listFiles({ tenantId: tenantOf(request), limit: request.query.limit, cursor: request.query.cursor });
         return { items: page.items, next_cursor: page.next_cursor };
@@ -48,7 +48,7 @@ export function fileRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/files/:id',
-      { schema: { tags: ['files'], summary: 'Metadata of an uploaded file', params: schemaOf(idParams) } },
+      { config: { access: 'read' }, schema: { tags: ['files'], summary: 'Metadata of an uploaded file', params: schemaOf(idParams) } },
       async (request) => {
         const file = await app.store.getFile(request.params.id, tenantOf(request));
         if (!file) throw new AppError('FILE_NOT_FOUND', `No file ${request.params.id}`, { details: { file_id: request.params.id } });
@@ -58,7 +58,7 @@ export function fileRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/files/:id/content',
-      { schema: { tags: ['files'], summary: 'The bytes of an uploaded file', params: schemaOf(idParams) } },
+      { config: { access: 'read' }, schema: { tags: ['files'], summary: 'The bytes of an uploaded file', params: schemaOf(idParams) } },
       async (request, reply) => {
         const file = await app.store.readFile(request.params.id, tenantOf(request));
         if (!file) throw new AppError('FILE_NOT_FOUND', `No file ${request.params.id}`, { details: { file_id: request.params.id } });

@@ -5,7 +5,7 @@ export const VERSION = '0.1.0';
 
 export function healthRoutes(app: App, state: { ready: () => boolean }) {
   return async (f: FastifyInstance) => {
-    f.get('/health', { schema: { tags: ['service'], summary: 'Liveness, with the brain, shape and model circuit breakers in use' } }, async () => {
+    f.get('/health', { config: { access: 'public' }, schema: { tags: ['service'], summary: 'Liveness, with the brain, shape and model circuit breakers in use' } }, async () => {
       const [database, breakers] = await Promise.all([app.store.ping(), breakerStates(app)]);
       return {
         status: database ? 'healthy' : 'degraded',
@@ -14,13 +14,14 @@ export function healthRoutes(app: App, state: { ready: () => boolean }) {
         model: app.brain.name === 'builtin' ? null : app.brain.name,
         shape: app.shape,
         role: app.role,
+        auth: { mode: app.auth?.mode ?? null, warnings: app.auth?.warnings ?? [] },
         instance: app.engine.ctx.workerId,
         checks: { database: database ? 'ok' : 'unreachable' },
         breakers,
       };
     });
 
-    f.get('/ready', { schema: { tags: ['service'], summary: '200 when the service can take work, else 503' } }, async (_request, reply) => {
+    f.get('/ready', { config: { access: 'public' }, schema: { tags: ['service'], summary: '200 when the service can take work, else 503' } }, async (_request, reply) => {
       const database = await app.store.ping();
       const ready = database && state.ready();
       return reply.status(ready ? 200 : 503).send({ ready, checks: { database: database ? 'ok' : 'unreachable', started: state.ready() } });

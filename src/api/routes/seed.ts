@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { followTask, isTerminalEvent, toSeedEvent } from '../../events/index.js';
-import { findTask, tenantOf } from '../context.js';
+import { audit } from '../audit.js';
+import { creatorOf, findTask, tenantOf } from '../context.js';
 import { idParams, seedCreateTaskBody, seedRunTaskBody, taskIdParams } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse } from '../streaming.js';
 import { schemaOf } from '../validation.js';
@@ -17,16 +18,17 @@ export function seedRoutes(app: App) {
   return async (f: FastifyInstance) => {
     f.post<{ Body: z.infer<typeof seedCreateTaskBody> }>(
       '/tasks',
-      { schema: { tags: ['seed'], summary: 'Create a task that waits for /tasks/{id}/execute', body: schemaOf(seedCreateTaskBody) } },
+      { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Create a task that waits for /tasks/{id}/execute', body: schemaOf(seedCreateTaskBody) } },
       async (request) => {
-        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.task_description, files: [], options: {}, start: false });
+        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.task_description, files: [], options: {}, start: false, createdBy: creatorOf(request.principal) });
+        await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: task.input.slice(0, 200) });
         return { task_id: task.id, status: 'pending' };
       },
     );
 
     f.post<{ Params: { id: string } }>(
       '/tasks/:id/execute',
-      { schema: { tags: ['seed'], summary: 'Start the task and stream its events as NDJSON {event_type, task_id, timestamp, data}', params: schemaOf(idParams) } },
+      { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Start the task and stream its events as NDJSON {event_type, task_id, timestamp, data}', params: schemaOf(idParams) } },
       async (request, reply) => {
         const task = await app.engine.start(await findTask(app, request, request.params.id));
         return streamNdjson(app, request, reply, task, 0, toSeedEvent);
@@ -35,14 +37,14 @@ export function seedRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/tasks/:id/status',
-      { schema: { tags: ['seed'], summary: 'Task status in the seed shape', params: schemaOf(idParams) } },
+      { config: { access: 'read' }, schema: { tags: ['seed'], summary: 'Task status in the seed shape', params: schemaOf(idParams) } },
       async (request) => {
         const t = await findTask(app, request, request.params.id);
         return { task_id: t.id, status: t.status, user_input: t.input, final_output: t.final_output, error_message: t.error?.message ?? null };
       },
     );
 
-    f.get('/tasks', { schema: { tags: ['seed'], summary: 'All tasks in the seed shape (newest 1000)' } }, async (request) => {
+    f.get('/tasks', { config: { access: 'read' }, schema: { tags: ['seed'], summary: 'All tasks in the seed shape (newest 1000)' } }, async (request) => {
       const tenantId = tenantOf(request);
       const [page, total] = await Promise.all([
         app.store.listTasks({ tenantId, limit: SEED_LIST_LIMIT }),
@@ -53,9 +55,10 @@ export function seedRoutes(app: App) {
 
     f.post<{ Body: z.infer<typeof seedRunTaskBody> }>(
       '/run-task',
-      { schema: { tags: ['seed'], summary: 'Create and start a task; answers once it is planned', body: schemaOf(seedRunTaskBody) } },
+      { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Create and start a task; answers once it is planned', body: schemaOf(seedRunTaskBody) } },
       async (request) => {
-        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.user_input, files: [], options: {}, start: true });
+        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.user_input, files: [], options: {}, start: true, createdBy: creatorOf(request.principal) });
+        await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: task.input.slice(0, 200) });
         const steps = await stepsOncePlanned(app, task.id, request.raw);
         return { task_id: task.id, steps_created: steps };
       },
@@ -63,7 +66,7 @@ export function seedRoutes(app: App) {
 
     f.get<{ Params: { task_id: string } }>(
       '/stream/:task_id',
-      { schema: { tags: ['seed'], summary: 'The task\'s events as SSE, from the first', params: schemaOf(taskIdParams) } },
+      { config: { access: 'read', ticket: true }, schema: { tags: ['seed'], summary: 'The task\'s events as SSE, from the first', params: schemaOf(taskIdParams) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.task_id);
         return streamSse(app, request, reply, task, resumeCursor(request));
@@ -72,7 +75,7 @@ export function seedRoutes(app: App) {
 
     f.get<{ Params: { task_id: string } }>(
       '/metrics/:task_id',
-      { schema: { tags: ['seed'], summary: 'Latency and cost of a task', params: schemaOf(taskIdParams) } },
+      { config: { access: 'read' }, schema: { tags: ['seed'], summary: 'Latency and cost of a task', params: schemaOf(taskIdParams) } },
       async (request) => {
         const t = await findTask(app, request, request.params.task_id);
         const m = await taskMetrics(app.store, t);

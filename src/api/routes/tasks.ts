@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import type { TaskStatus } from '../../store/types.js';
-import { findTask, idempotencyKey, tenantOf } from '../context.js';
+import { audit } from '../audit.js';
+import { creatorOf, findTask, idempotencyKey, tenantOf } from '../context.js';
 import { createTaskBody, eventsQuery, idParams, listTasksQuery, streamQuery } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse, streamWebSocket, wantsNdjson } from '../streaming.js';
 import { responses, schemaOf } from '../validation.js';
@@ -17,7 +18,7 @@ export function taskRoutes(app: App) {
     f.post<{ Body: CreateBody }>(
       '/v1/tasks',
       {
-        schema: {
+        config: { access: 'write' }, schema: {
           tags: ['tasks'],
           summary: 'Create a task; it is planned and run at once',
           description: 'Send `Idempotency-Key` to make retries safe: the same key and body return the same task; a different body with the same key is a 409.',
@@ -39,8 +40,10 @@ export function taskRoutes(app: App) {
           idempotencyKey: key,
           requestHash: key ? hashRequest({ input, files: body.files ?? [], options: body.options ?? {} }) : undefined,
           start: true,
+          createdBy: creatorOf(request.principal),
         });
         if (!created) void reply.header('idempotent-replayed', 'true');
+        else await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: input.slice(0, 200) });
         void reply.header('location', `/v1/tasks/${task.id}`);
         return reply.status(202).send({ id: task.id, status: task.status, created_at: task.created_at, links: taskLinks(task.id) });
       },
@@ -48,7 +51,7 @@ export function taskRoutes(app: App) {
 
     f.get<{ Querystring: z.infer<typeof listTasksQuery> }>(
       '/v1/tasks',
-      { schema: { tags: ['tasks'], summary: 'List tasks, newest first', querystring: schemaOf(listTasksQuery), response: responses(200, '`{items: [task summary], next_cursor}`') } },
+      { config: { access: 'read' }, schema: { tags: ['tasks'], summary: 'List tasks, newest first', querystring: schemaOf(listTasksQuery), response: responses(200, '`{items: [task summary], next_cursor}`') } },
       async (request) => {
         const q = request.query;
         const page = await app.store.listTasks({
@@ -63,30 +66,31 @@ export function taskRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/tasks/:id',
-      { schema: { tags: ['tasks'], summary: 'A task with its plan, steps, outputs, timings, error and usage', params: schemaOf(idParams), response: responses(200, 'The task') } },
+      { config: { access: 'read' }, schema: { tags: ['tasks'], summary: 'A task with its plan, steps, outputs, timings, error and usage', params: schemaOf(idParams), response: responses(200, 'The task') } },
       async (request) => taskView(app.store, await findTask(app, request, request.params.id)),
     );
 
     f.post<{ Params: { id: string } }>(
       '/v1/tasks/:id/cancel',
-      { schema: { tags: ['tasks'], summary: 'Cancel a task; running work stops promptly', params: schemaOf(idParams), response: responses(202, '`{id, status, links}`; 409 TASK_NOT_CANCELLABLE when it already ended') } },
+      { config: { access: 'write' }, schema: { tags: ['tasks'], summary: 'Cancel a task; running work stops promptly', params: schemaOf(idParams), response: responses(202, '`{id, status, links}`; 409 TASK_NOT_CANCELLABLE when it already ended') } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
-        const cancelled = await app.engine.cancel(task.id, 'cancelled by request');
+        const cancelled = await app.engine.cancel(task.id, 'cancelled by request', request.principal.id);
+        await audit(app, request, 'task.cancelled', { type: 'task', id: task.id });
         return reply.status(202).send({ id: cancelled.id, status: cancelled.status, links: taskLinks(task.id) });
       },
     );
 
     f.get<{ Params: { id: string } }>(
       '/v1/tasks/:id/metrics',
-      { schema: { tags: ['tasks'], summary: 'Latency per step and in total, queue wait, retries, tokens and cost', params: schemaOf(idParams), response: responses(200, 'The metrics') } },
+      { config: { access: 'read' }, schema: { tags: ['tasks'], summary: 'Latency per step and in total, queue wait, retries, tokens and cost', params: schemaOf(idParams), response: responses(200, 'The metrics') } },
       async (request) => taskMetrics(app.store, await findTask(app, request, request.params.id)),
     );
 
     f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
       '/v1/tasks/:id/events',
       {
-        schema: {
+        config: { access: 'read', ticket: true }, schema: {
           tags: ['events'],
           summary: 'The task\'s events: SSE by default, NDJSON with Accept: application/x-ndjson or ?format=ndjson',
           description: 'Replays from the first event (or after `Last-Event-ID` / `?after=`), follows live, and ends after the terminal event.',
@@ -104,7 +108,7 @@ export function taskRoutes(app: App) {
 
     f.get<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>(
       '/v1/tasks/:id/stream',
-      { schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(streamQuery) } },
+      { config: { access: 'read', ticket: true }, schema: { tags: ['events'], summary: 'The task\'s events as SSE', params: schemaOf(idParams), querystring: schemaOf(streamQuery) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
         return streamSse(app, request, reply, task, resumeCursor(request));
@@ -114,24 +118,26 @@ export function taskRoutes(app: App) {
     f.route<{ Params: { id: string }; Querystring: z.infer<typeof eventsQuery> }>({
       method: 'GET',
       url: '/v1/tasks/:id/ws',
-      schema: {
+      config: { access: 'read', ticket: true }, schema: {
         hide: true,
         tags: ['events'],
         summary: 'The task\'s events over WebSocket (one JSON event per message); resume with ?after=',
         params: schemaOf(idParams),
       },
-      // A plain GET (no Upgrade) gets an error in the usual shape rather than an empty 404.
-      handler: async () => {
+      // A plain GET (no Upgrade) gets an error in the usual shape rather than an empty 404 (after the task is found: another tenant's is not).
+      handler: async (request) => {
+        await findTask(app, request, request.params.id);
         throw new AppError('VALIDATION_ERROR', 'This route speaks WebSocket: send a GET with Upgrade: websocket');
       },
       wsHandler: async (socket, request) => {
         try {
           const task = await findTask(app, request, request.params.id);
-          await streamWebSocket(app, socket, task, resumeCursor(request));
+          await streamWebSocket(app, socket, task, resumeCursor(request), request.principal);
         } catch (err) {
           const e = err instanceof AppError ? err : new AppError('INTERNAL_ERROR', 'Internal error');
           socket.send(JSON.stringify({ error: e.toInfo() }));
-          socket.close(e.status === 404 ? 4404 : 4400, e.code);
+          // 4000 + the HTTP status the error would have had (4404, 4429, …); 4400 for the rest.
+          socket.close([404, 429].includes(e.status) ? 4000 + e.status : 4400, e.code);
         }
       },
     });

@@ -1,10 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { AppError, ERROR_CODES, type ErrorCode } from '../../errors.js';
 import type { ApprovalRecord } from '../../store/types.js';
-import { approvalMode } from '../../tools/approval-policy.js';
-import { mayInvoke } from '../../engine/direct-calls.js';
+import { audit } from '../audit.js';
 import { findTask, idempotencyKey, tenantOf } from '../context.js';
 import { artifactParams, decideApprovalBody, idParams, invokeToolBody, listApprovalsQuery, nameParams } from '../schemas.js';
 import { responses, schemaOf } from '../validation.js';
@@ -14,23 +13,40 @@ export function toolRoutes(app: App) {
   return async (f: FastifyInstance) => {
     f.get(
       '/v1/tools',
-      { schema: { tags: ['tools'], summary: 'Every tool: schemas, limits, effect, and whether you may invoke it directly', response: responses(200, '`{items: [tool]}`') } },
+      {
+        config: { access: 'read' },
+        schema: {
+          tags: ['tools'],
+          summary: 'Every tool: schemas, limits, effect, and what the tool policy answers for it',
+          description:
+            '`policy.task` is what calls inside your tasks get, `policy.direct` what you get invoking it directly (allow, deny, ask, or depends: ' +
+            'on the arguments or the agent); `needs_approval` and `invocable` say the same in the older terms.',
+          response: responses(200, '`{items: [tool]}`'),
+        },
+      },
       async (request) => {
         const tenantId = tenantOf(request);
-        return {
-          items: app.tools.list().map((t) => ({
-            ...t,
-            needs_approval: approvalMode(app.engine.ctx.approvals, t.name, t.effect),
-            invocable: mayInvoke(app.config.toolInvokers, t.name, t.effect, tenantId),
-          })),
-        };
+        const policies = app.engine.ctx.policies;
+        const items = await Promise.all(
+          app.tools.list(tenantId).map(async (t) => {
+            const inTask = await policies.summarize(tenantId, t, 'task', request.principal.roles);
+            const direct = await policies.summarize(tenantId, t, 'direct', request.principal.roles);
+            return {
+              ...t,
+              policy: { task: inTask, direct },
+              needs_approval: inTask === 'ask' ? 'always' : inTask === 'depends' ? 'depends_on_args' : 'never',
+              invocable: direct !== 'deny',
+            };
+          }),
+        );
+        return { items };
       },
     );
 
     f.post<{ Params: z.infer<typeof nameParams>; Body: z.infer<typeof invokeToolBody> }>(
       '/v1/tools/:name/invoke',
       {
-        schema: {
+        config: { access: 'write' }, schema: {
           tags: ['tools'],
           summary: 'Run one tool directly, under the limits, sandbox, ledger and approval rules of a task',
           description:
@@ -47,33 +63,35 @@ export function toolRoutes(app: App) {
         reply.raw.once('close', () => {
           if (!reply.raw.writableFinished) controller.abort(new AppError('CANCELLED', 'The client went away'));
         });
-        if (!app.tools.has(request.params.name)) {
+        if (!app.tools.has(request.params.name, tenantOf(request))) {
           throw new AppError('TOOL_NOT_FOUND', `No tool named "${request.params.name}"`, { details: { tool: request.params.name } });
         }
         const outcome = await app.engine.invokeTool({
           tenantId: tenantOf(request),
+          principal: request.principal,
           tool: request.params.name,
           args: request.body.args,
           idempotencyKey: idempotencyKey(request.headers['idempotency-key']),
           signal: controller.signal,
         });
         if (outcome.status === 'awaiting_approval') {
-          return reply.status(202).send({ tool: request.params.name, status: 'awaiting_approval', approval: approvalView(outcome.approval) });
+          return reply.status(202).send({ tool: request.params.name, status: 'awaiting_approval', approval: approvalView(outcome.approval), policy: outcome.policy });
         }
         if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+        else await audit(app, request, 'tool.invoked', { type: 'tool', id: request.params.name }, { ok: outcome.ok, policy: outcome.policy, duration_ms: outcome.duration_ms });
         if (!outcome.ok) {
           // A failed call answers like every error of the API, with the tool's code and its status.
           const e = outcome.error;
           const code = (e.code in ERROR_CODES ? e.code : 'TOOL_FAILED') as ErrorCode;
           throw new AppError(code, e.message, { details: { ...e.details, tool: request.params.name, replayed: outcome.replayed } });
         }
-        return { tool: request.params.name, ok: true, result: outcome.result, replayed: outcome.replayed, duration_ms: outcome.duration_ms };
+        return { tool: request.params.name, ok: true, result: outcome.result, replayed: outcome.replayed, duration_ms: outcome.duration_ms, policy: outcome.policy };
       },
     );
 
     f.get<{ Querystring: z.infer<typeof listApprovalsQuery> }>(
       '/v1/approvals',
-      { schema: { tags: ['approvals'], summary: 'Approval requests, newest first (pending by default)', querystring: schemaOf(listApprovalsQuery), response: responses(200, '`{items: [approval], next_cursor}`') } },
+      { config: { access: 'read' }, schema: { tags: ['approvals'], summary: 'Approval requests, newest first (pending by default)', querystring: schemaOf(listApprovalsQuery), response: responses(200, '`{items: [approval], next_cursor}`') } },
       async (request) => {
         const q = request.query;
         const page = await app.store.listApprovals({ tenantId: tenantOf(request), status: q.status, taskId: q.task_id, tool: q.tool, limit: q.limit, cursor: q.cursor });
@@ -83,7 +101,7 @@ export function toolRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/approvals/:id',
-      { schema: { tags: ['approvals'], summary: 'One approval request', params: schemaOf(idParams), response: responses(200, 'The approval') } },
+      { config: { access: 'read' }, schema: { tags: ['approvals'], summary: 'One approval request', params: schemaOf(idParams), response: responses(200, 'The approval') } },
       async (request) => {
         const approval = await app.store.getApproval(request.params.id, tenantOf(request));
         if (!approval) throw new AppError('APPROVAL_NOT_FOUND', `No approval request ${request.params.id}`, { details: { approval_id: request.params.id } });
@@ -94,7 +112,7 @@ export function toolRoutes(app: App) {
     f.post<{ Params: { id: string }; Body: z.infer<typeof decideApprovalBody> }>(
       '/v1/approvals/:id',
       {
-        schema: {
+        config: { access: 'approve' }, schema: {
           tags: ['approvals'],
           summary: 'Approve or reject a pending request; the waiting step goes on',
           params: schemaOf(idParams),
@@ -103,11 +121,25 @@ export function toolRoutes(app: App) {
         },
       },
       async (request) => {
-        const tenantId = tenantOf(request);
-        const decided = await app.engine.decideApproval(tenantId, request.params.id, {
+        const principal = request.principal;
+        const claimed = request.body.decided_by;
+        if (claimed !== undefined && claimed !== principal.id) {
+          throw new AppError('VALIDATION_ERROR', `decided_by is always the authenticated principal (${principal.id}); leave it out`, {
+            details: { decided_by: claimed, principal: principal.id },
+          });
+        }
+        const decided = await app.engine.decideApproval(tenantOf(request), request.params.id, {
           decision: request.body.decision,
           reason: request.body.reason ?? null,
-          decidedBy: request.body.decided_by ?? userOf(request) ?? `tenant:${tenantId}`,
+          decidedBy: principal.id,
+          // One person runs a local service: there is no second pair of eyes to ask for.
+          fourEyesApplies: principal.kind === 'key' || principal.kind === 'jwt',
+        });
+        await audit(app, request, 'approval.decided', { type: 'approval', id: decided.id }, {
+          decision: request.body.decision,
+          tool: decided.tool,
+          task_id: decided.task_id,
+          reason: decided.reason,
         });
         return approvalView(decided);
       },
@@ -115,7 +147,7 @@ export function toolRoutes(app: App) {
 
     f.get<{ Params: { id: string } }>(
       '/v1/tasks/:id/artifacts',
-      { schema: { tags: ['tasks'], summary: 'Files the task\'s tools produced (run_python\'s outputs folder)', params: schemaOf(idParams), response: responses(200, '`{items: [{name, content_type, size, sha256, links}]}`') } },
+      { config: { access: 'read' }, schema: { tags: ['tasks'], summary: 'Files the task\'s tools produced (run_python\'s outputs folder)', params: schemaOf(idParams), response: responses(200, '`{items: [{name, content_type, size, sha256, links}]}`') } },
       async (request) => {
         const task = await findTask(app, request, request.params.id);
         const items = await app.store.listArtifacts(task.id);
@@ -125,7 +157,7 @@ export function toolRoutes(app: App) {
 
     f.get<{ Params: z.infer<typeof artifactParams> }>(
       '/v1/tasks/:id/artifacts/:name',
-      { schema: { tags: ['tasks'], summary: 'The bytes of an artifact', params: schemaOf(artifactParams) } },
+      { config: { access: 'read' }, schema: { tags: ['tasks'], summary: 'The bytes of an artifact', params: schemaOf(artifactParams) } },
       async (request, reply) => {
         const task = await findTask(app, request, request.params.id);
         const artifact = await app.store.readArtifact(task.id, request.params.name);
@@ -140,15 +172,6 @@ export function toolRoutes(app: App) {
   };
 }
 
-const USER = /^[\x21-\x7e]{1,200}$/;
-
-/** Who is deciding, from X-User-Id (until authentication exists). */
-function userOf(request: FastifyRequest): string | undefined {
-  const raw = request.headers['x-user-id'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  return value && USER.test(value) ? value : undefined;
-}
-
 export function approvalView(a: ApprovalRecord) {
   return {
     id: a.id,
@@ -157,6 +180,7 @@ export function approvalView(a: ApprovalRecord) {
     args: a.args,
     args_hash: a.args_hash,
     reason_requested: a.rule,
+    requested_by: a.requested_by,
     task_id: a.task_id,
     step_id: a.step_id,
     call_id: a.step_id !== null && a.turn !== null ? `${a.step_id}.${a.turn}.${a.call_index}` : null,
