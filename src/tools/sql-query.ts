@@ -86,6 +86,8 @@ export interface SqlSource {
   allowSuperuser?: boolean;
   /** Shown to agents in the tool description, e.g. "sales warehouse, schema analytics". */
   description?: string;
+  /** The tenants that may see and query it; absent: every tenant. */
+  tenants?: string[];
 }
 
 export interface SqlQueryOptions {
@@ -234,6 +236,7 @@ const jsonSourceSchema = z.array(
     url: z.string(),
     allow_superuser: z.boolean().optional(),
     description: z.string().max(500).optional(),
+    tenants: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'tenant names are 1-64 letters, digits, ".", "_" or "-"')).min(1).optional(),
   }),
 );
 
@@ -251,6 +254,7 @@ function parseJsonSources(text: string): SqlSource[] {
     url: s.url,
     allowSuperuser: s.allow_superuser,
     description: s.description,
+    tenants: s.tenants,
   }));
 }
 
@@ -915,8 +919,9 @@ export function createSqlQueryTool(options: SqlQueryOptions = {}): ToolDefinitio
       result = await queryFiles(input, ctx, limits, filesSettings);
     } else {
       const source = sources.get(sourceName);
-      if (!source) {
-        throw new AppError('TOOL_INPUT_INVALID', `Unknown source "${sourceName}"; available: ${[FILES_SOURCE, ...sources.keys()].join(', ')}`, {
+      // A source not granted to the tenant does not exist for it.
+      if (!source || !grantedTo(source, ctx.tenantId)) {
+        throw new AppError('TOOL_INPUT_INVALID', `Unknown source "${sourceName}"; available: ${[FILES_SOURCE, ...granted(ctx.tenantId).map((g) => g.name)].join(', ')}`, {
           details: { tool: 'sql_query', source: sourceName },
         });
       }
@@ -936,6 +941,17 @@ export function createSqlQueryTool(options: SqlQueryOptions = {}): ToolDefinitio
     };
   }
 
+  const granted = (tenantId: string) => [...sources.values()].filter((g) => grantedTo(g, tenantId));
+  // Tenants granted the same sources see the same description; built once per distinct set.
+  const views = new Map<string, { description: string; input: z.ZodType<SqlQueryInput> }>();
+  const forTenant = (tenantId: string) => {
+    const mine = granted(tenantId);
+    const key = mine.map((g) => g.name).join(',');
+    let view = views.get(key);
+    if (!view) views.set(key, (view = { description: describeTool(mine, defaultRows, maxRows), input: inputSchema(mine.map((g) => g.name), defaultRows, maxRows) }));
+    return view;
+  };
+
   return {
     name: 'sql_query',
     description: describeTool([...sources.values()], defaultRows, maxRows),
@@ -944,5 +960,10 @@ export function createSqlQueryTool(options: SqlQueryOptions = {}): ToolDefinitio
     timeoutMs,
     effect: 'read_only',
     run,
+    forTenant,
   };
+}
+
+function grantedTo(source: SqlSource, tenantId: string): boolean {
+  return source.tenants === undefined || source.tenants.includes(tenantId);
 }

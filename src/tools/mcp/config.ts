@@ -56,6 +56,8 @@ interface McpServerCommon {
   tools?: string[];
   /** Absent: the approval policy's default for every tool. */
   approval?: McpApproval;
+  /** The tenants whose tasks see and may use the server's tools; absent: every tenant. */
+  tenants?: string[];
 }
 
 /** A server started as a child process and spoken to over stdin/stdout. */
@@ -100,6 +102,7 @@ const serverSchema = z
     max_output_chars: z.int().min(100).max(10_000_000).optional(),
     tools: z.array(z.string().min(1)).optional(),
     approval: z.union([approvalWhen, z.record(z.string().min(1), approvalWhen)]).optional(),
+    tenants: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'tenant names are 1-64 letters, digits, ".", "_" or "-"')).min(1).optional(),
   })
   .superRefine((server, ctx) => {
     if ((server.command === undefined) === (server.url === undefined)) {
@@ -160,6 +163,7 @@ function parseServer(entry: unknown, index: number): McpServerConfig {
     maxOutputChars: s.max_output_chars ?? MCP_DEFAULTS.maxOutputChars,
     tools: s.tools,
     approval: s.approval,
+    tenants: s.tenants,
   };
   if (s.url !== undefined) return { ...common, transport: 'http', url: s.url, headers: s.headers ?? {} };
   return { ...common, transport: 'stdio', command: s.command as string, args: s.args ?? [], env: s.env ?? {}, cwd: s.cwd };

@@ -82,6 +82,7 @@ function toolDefinition(session: McpServerSession, tool: Tool, name: string, eff
     output: mcpToolOutputSchema,
     timeoutMs: config.timeoutMs,
     effect,
+    ...(config.tenants ? { tenants: config.tenants } : {}),
     async run(input, ctx) {
       const result = await session.callTool(tool.name, input, ctx.signal, config.timeoutMs);
       if (result.isError) {
