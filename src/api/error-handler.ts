@@ -43,6 +43,8 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   if (error.status >= 500) request.log.error({ err, code: error.code }, 'request failed');
   const retryAfter = error.details.retry_after_s;
   if (typeof retryAfter === 'number') void reply.header('retry-after', String(Math.ceil(retryAfter)));
+  // RFC 6750: a 401 names the scheme the client should use.
+  if (error.status === 401) void reply.header('www-authenticate', 'Bearer');
   void reply.status(error.status).send({ error: { code: error.code, message: error.message, details: error.details } });
 }
 

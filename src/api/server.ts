@@ -49,6 +49,8 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
   registerErrorHandling(f);
   registerZodValidation(f);
   registerJsonParser(f);
+  // Before the access hook: a refused upgrade's socket is closed by this plugin's hooks only if they saw the request first.
+  await f.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   // Before the OpenAPI generator and the routes: it refuses routes that declare no access, and documents the others'.
   declareAccess(f);
   registerAccess(f, app, auth);
@@ -79,7 +81,6 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     },
   });
   await f.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  await f.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await f.register(fastifyMultipart, { limits: { fileSize: app.config.maxFileBytes, files: 1, fields: 10 } });
   await f.register(healthRoutes(app, state));
   await f.register(taskRoutes(app));
