@@ -219,7 +219,8 @@ describe('service routes', () => {
     const res = await call(base, '/health');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'healthy', brain: 'builtin', model: null, checks: { database: 'ok' } });
-    expect(Object.keys(res.body).sort()).toEqual(['brain', 'breakers', 'checks', 'instance', 'model', 'role', 'shape', 'status', 'version']);
+    expect(res.body.auth).toEqual({ mode: 'local', warnings: [] });
+    expect(Object.keys(res.body).sort()).toEqual(['auth', 'brain', 'breakers', 'checks', 'instance', 'model', 'role', 'shape', 'status', 'version']);
     expect(res.body.breakers).toEqual([]);
   });
 

@@ -1,8 +1,9 @@
 /**
  * The audit log, written from the HTTP edge where the principal is known: task created and cancelled,
  * approval decided, key created and revoked, policy changed, direct tool call, acting for another
- * tenant. An entry is written after the action it records succeeded; should that write fail, the
- * action stands and the failure is logged as an error with the entry, for the operator to restore.
+ * tenant. A task's creation is audited in the transaction that creates it; other entries are written
+ * after the action they record succeeded; should that write fail, the action stands and the failure is
+ * logged as an error with the entry, for the operator to restore.
  */
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../compose.js';
@@ -17,6 +18,20 @@ export type AuditAction =
   | 'policy.changed'
   | 'tool.invoked'
   | 'tenant.act_as';
+
+/** An entry of the request's principal, without its tenant and target: for writes that store it themselves (task creation). */
+export function auditEntry(request: FastifyRequest, action: AuditAction, details: Record<string, unknown> = {}) {
+  const p = request.principal;
+  return {
+    principal: p.id,
+    principal_name: p.name,
+    roles: [...p.roles],
+    acting_from: p.actingFrom ?? null,
+    action,
+    details,
+    request_id: String(request.id),
+  };
+}
 
 /** Appends one entry for the request's principal (or `principal`); throws when it cannot be stored. */
 export async function appendAudit(

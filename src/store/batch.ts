@@ -17,6 +17,7 @@ import type { Database, Queryable } from './database.js';
 import { USAGE_TOTALS, iso, toStep, toTask, toUsageTotals } from './rows.js';
 import type {
   ClaimResult,
+  NewAudit,
   LedgerEntry,
   NewTask,
   PlanRecord,
@@ -242,6 +243,8 @@ export class BatchState {
   /** Usage totals by task and step, for tasks whose totals were needed (or are new). */
   readonly usageTotals = new Map<string, Map<string, UsageTotals>>();
   readonly events: TaskEvent[] = [];
+  /** Audit entries of the tasks this batch created. */
+  readonly audits: NewAudit[] = [];
   #created = new Map<string, TaskRecord>();
 
   constructor(
@@ -273,9 +276,12 @@ export class BatchState {
        RETURNING *, now() AS db_now`,
       [JSON.stringify(rows)],
     );
+    const audits = new Map(creates.filter((t) => t.audit).map((t) => [t.id, t]));
     for (const row of inserted) {
       this.now = new Date(row.db_now as string | Date);
       this.#created.set(row.id as string, toTask(row));
+      const audited = audits.get(row.id as string);
+      if (audited) this.audits.push({ ...audited.audit!, tenant_id: audited.tenantId, target_type: 'task', target_id: audited.id });
       // A new task has no steps and no usage yet.
       this.stepsLoaded.add(row.id as string);
       this.usageTotals.set(row.id as string, new Map());
@@ -501,6 +507,7 @@ export class BatchState {
         this.events.map((e) => ({ task_id: e.task_id, seq: e.seq, type: e.type, step_id: e.step_id ?? null, data: e.data, created_at: e.timestamp })),
       ],
       [TASKS_UPDATE, [...this.dirtyTasks].map((id) => this.tasks.get(id)!)],
+      [AUDIT_INSERT, this.audits],
     ];
     const used = parts.filter(([, rows]) => rows.length > 0);
     if (used.length === 0) return;
@@ -906,6 +913,15 @@ const EVENTS_INSERT = setStatement(
 INSERT INTO events (task_id, seq, type, step_id, data, created_at)
 SELECT x.task_id, x.seq, x.type, x.step_id, x.data, x.created_at
   FROM ${rows(`task_id text, seq int, type text, step_id text, data jsonb, created_at timestamptz`)}`,
+);
+
+const AUDIT_INSERT = setStatement(
+  (rows) => `
+INSERT INTO audit_log (tenant_id, principal, principal_name, roles, acting_from, action, target_type, target_id, details, request_id)
+SELECT x.tenant_id, x.principal, x.principal_name, ARRAY(SELECT jsonb_array_elements_text(x.roles)), x.acting_from, x.action,
+       x.target_type, x.target_id, x.details, x.request_id
+  FROM ${rows(`tenant_id text, principal text, principal_name text, roles jsonb, acting_from text, action text,
+       target_type text, target_id text, details jsonb, request_id text`)}`,
 );
 
 const TASKS_UPDATE = setStatement(

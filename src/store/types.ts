@@ -188,6 +188,8 @@ export interface NewTask {
   createdBy?: Creator;
   /** Admission limits of the tenant, checked under a tenant lock in the creating transaction (QUOTA_EXCEEDED). */
   admission?: Admission;
+  /** The audit entry of the creation (its target is the task), written in the creating transaction. */
+  audit?: Omit<NewAudit, 'tenant_id' | 'target_type' | 'target_id'>;
 }
 
 /** A tenant's limits on creating tasks. */

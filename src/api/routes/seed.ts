@@ -1,11 +1,11 @@
 /**
  * The original APIs of the seed documents, with their exact shapes, so their clients work unchanged.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { followTask, isTerminalEvent, toSeedEvent } from '../../events/index.js';
-import { audit } from '../audit.js';
+import { auditEntry } from '../audit.js';
 import { creatorOf, findTask, tenantOf } from '../context.js';
 import { idParams, seedCreateTaskBody, seedRunTaskBody, taskIdParams } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse } from '../streaming.js';
@@ -20,8 +20,8 @@ export function seedRoutes(app: App) {
       '/tasks',
       { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Create a task that waits for /tasks/{id}/execute', body: schemaOf(seedCreateTaskBody) } },
       async (request) => {
-        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.task_description, files: [], options: {}, start: false, createdBy: creatorOf(request.principal) });
-        await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: task.input.slice(0, 200) });
+        const input = request.body.task_description;
+        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input, files: [], options: {}, start: false, createdBy: creatorOf(request.principal), audit: created(request, input) });
         return { task_id: task.id, status: 'pending' };
       },
     );
@@ -57,8 +57,8 @@ export function seedRoutes(app: App) {
       '/run-task',
       { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Create and start a task; answers once it is planned', body: schemaOf(seedRunTaskBody) } },
       async (request) => {
-        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input: request.body.user_input, files: [], options: {}, start: true, createdBy: creatorOf(request.principal) });
-        await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: task.input.slice(0, 200) });
+        const input = request.body.user_input;
+        const { task } = await app.engine.submit({ tenantId: tenantOf(request), input, files: [], options: {}, start: true, createdBy: creatorOf(request.principal), audit: created(request, input) });
         const steps = await stepsOncePlanned(app, task.id, request.raw);
         return { task_id: task.id, steps_created: steps };
       },
@@ -83,6 +83,10 @@ export function seedRoutes(app: App) {
       },
     );
   };
+}
+
+function created(request: FastifyRequest, input: string) {
+  return auditEntry(request, 'task.created', { input: input.slice(0, 200) });
 }
 
 /** Waits for plan_created (or the end of the task) and returns how many steps the plan has. */

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { App } from '../../compose.js';
 import { AppError } from '../../errors.js';
 import type { TaskStatus } from '../../store/types.js';
-import { audit } from '../audit.js';
+import { audit, auditEntry } from '../audit.js';
 import { creatorOf, findTask, idempotencyKey, tenantOf } from '../context.js';
 import { createTaskBody, eventsQuery, idParams, listTasksQuery, streamQuery } from '../schemas.js';
 import { resumeCursor, streamNdjson, streamSse, streamWebSocket, wantsNdjson } from '../streaming.js';
@@ -41,9 +41,9 @@ export function taskRoutes(app: App) {
           requestHash: key ? hashRequest({ input, files: body.files ?? [], options: body.options ?? {} }) : undefined,
           start: true,
           createdBy: creatorOf(request.principal),
+          audit: auditEntry(request, 'task.created', { input: input.slice(0, 200) }),
         });
         if (!created) void reply.header('idempotent-replayed', 'true');
-        else await audit(app, request, 'task.created', { type: 'task', id: task.id }, { input: input.slice(0, 200) });
         void reply.header('location', `/v1/tasks/${task.id}`);
         return reply.status(202).send({ id: task.id, status: task.status, created_at: task.created_at, links: taskLinks(task.id) });
       },
