@@ -190,8 +190,8 @@ describe('the policy API', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ tenant: 'alpha', version: 0, rules: [], updated_at: null, updated_by: null });
     expect(res.body.operator.enforced).toEqual([]);
-    // No operator settings: the operator's defaults are only the direct-call floor.
-    expect(res.body.operator.defaults).toEqual([expect.objectContaining({ label: 'default:direct', via: 'direct', decision: 'deny' })]);
+    // No operator settings: no operator defaults; the direct-call floor is the built-in one.
+    expect(res.body.operator.defaults).toEqual([]);
     expect(res.body.built_in.map((r) => r.label)).toEqual(['default:direct', 'default:side-effects', 'default:allow']);
     expect(res.body.built_in[1]).toMatchObject({ tool: '*', effects: ['side_effect'], decision: 'ask' });
   });

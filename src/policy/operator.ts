@@ -39,6 +39,8 @@ export type ApprovalRule = z.infer<typeof approvalRule>;
 export interface McpApprovalRule {
   tool: string;
   when: 'always' | 'never';
+  /** The tenants the server is granted to; absent: every tenant. Others never see the rule. */
+  tenants?: readonly string[];
 }
 
 /** Parses AGENTIC_APPROVAL_RULES; CONFIG_INVALID names what is wrong. */
@@ -92,19 +94,22 @@ const CACHED_TENANTS = 10_000;
 export function createOperatorPolicy(input: OperatorPolicyInput): OperatorPolicy {
   const policy = labelRules(parseOperatorPolicy(input.toolPolicy), 'operator', 'operator');
   const approvals = parseApprovalRules(input.approvalRules).flatMap((r, i) => fromApprovalRule(r, `AGENTIC_APPROVAL_RULES#${i + 1}`));
-  const mcp = input.mcpRules.flatMap((r) => fromApprovalRule(r, `mcp:${r.tool}`));
+  const mcp = input.mcpRules.map((r) => ({ tenants: r.tenants, rules: fromApprovalRule(r, `mcp:${r.tool}`) }));
   const invokers = invokerKeys(input.toolInvokers);
   const cache = new Map<string, OperatorRules>();
   const build = (tenantId: string): OperatorRules => {
     const forTenant = policy.filter(({ rule }) => !rule.tenants || rule.tenants.includes(tenantId));
+    const mcpForTenant = mcp.filter((m) => !m.tenants || m.tenants.includes(tenantId)).flatMap((m) => m.rules);
+    // Needed only where a later rule could allow a direct call the built-in default would deny.
+    const guardDirect = invokers.length > 0 || approvals.length > 0 || mcpForTenant.length > 0;
     return freeze({
       enforced: forTenant.filter(({ rule }) => rule.enforce),
       defaults: [
         ...forTenant.filter(({ rule }) => !rule.enforce),
         ...invokerDenials(invokers, tenantId),
-        directDefault(invokers, tenantId),
+        ...(guardDirect ? [directDefault(invokers, tenantId)] : []),
         ...approvals,
-        ...mcp,
+        ...mcpForTenant,
         ...invokerGrants(invokers, tenantId),
       ],
     });
@@ -207,8 +212,9 @@ function invokerDenials(keys: readonly InvokerKey[], tenantId: string): Labelled
 function directDefault(keys: readonly InvokerKey[], tenantId: string): LabelledRule {
   const open = keys.filter((k) => permits(k, tenantId)).map((k) => k.glob);
   return {
+    // The built-in default, tried before the legacy rules so that none of them opens a direct call.
     label: 'default:direct',
-    source: 'operator',
+    source: 'default',
     rule: { tool: '*', ...(open.length ? { except: open } : {}), via: 'direct', effects: ['idempotent', 'side_effect'], decision: 'deny', reason: DIRECT_REASON },
   };
 }

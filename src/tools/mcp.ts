@@ -44,6 +44,8 @@ export interface McpProblem {
 export interface McpApprovalRule {
   tool: string;
   when: McpApprovalWhen;
+  /** The tenants the server is granted to; absent: every tenant. */
+  tenants?: readonly string[];
 }
 
 /** The connected servers. Holds child processes and HTTP sessions: call `close()` on shutdown. */
@@ -97,7 +99,8 @@ export async function connectMcpServers(
       const { tools, catalog, unmatched } = toolsOfServer(session, logger);
       connection.tools.push(...tools);
       connection.catalog.push(...catalog);
-      for (const info of catalog) if (info.approval) connection.approvalRules.push({ tool: info.name, when: info.approval });
+      const tenants = session.config.tenants;
+      for (const info of catalog) if (info.approval) connection.approvalRules.push({ tool: info.name, when: info.approval, ...(tenants ? { tenants } : {}) });
       live.push(session);
       for (const entry of unmatched) {
         const message = `MCP server "${server}" has no tool "${entry}" (named in its "tools" allow-list)`;

@@ -356,12 +356,21 @@ describe('sql_query helpers', () => {
     }
   });
 
-  it('is described as read-only and lists its sources', () => {
-    const registry = filesTool({ sources: [{ name: 'warehouse', url: 'postgres://r@db/dw', description: 'sales warehouse' }] });
-    const descriptor = registry.describe('sql_query');
+  it('is described as read-only and lists, to each tenant, only the sources granted to it', () => {
+    const registry = filesTool({
+      sources: [
+        { name: 'warehouse', url: 'postgres://r@db/dw', description: 'sales warehouse' },
+        { name: 'payroll', url: 'postgres://r@db/hr', tenants: ['hr'] },
+      ],
+    });
+    const descriptor = registry.describe('sql_query', 'sales');
     expect(descriptor).toMatchObject({ effect: 'read_only', read_only: true });
     expect(descriptor.description).toContain('warehouse (sales warehouse)');
+    expect(descriptor.description).not.toContain('payroll');
     expect(JSON.stringify(descriptor.input_schema)).toContain('"enum":["files","warehouse"]');
+    expect(JSON.stringify(registry.describe('sql_query', 'hr').input_schema)).toContain('"enum":["files","warehouse","payroll"]');
+    // Without a tenant (what the registry checks arguments against) any name passes; run() refuses the others.
+    expect(JSON.stringify(registry.describe('sql_query').input_schema)).not.toContain('payroll');
   });
 });
 

@@ -151,15 +151,15 @@ export interface SqlQueryInput {
   max_rows?: number;
 }
 
-function inputSchema(sourceNames: string[], defaultRows: number, maxRows: number): z.ZodType<SqlQueryInput> {
+/** The input schema; `sourceNames` null: any source name (the checks are run()'s). */
+function inputSchema(sourceNames: string[] | null, defaultRows: number, maxRows: number): z.ZodType<SqlQueryInput> {
   return z.object({
     query: z
       .string()
       .min(1)
       .max(SQL_QUERY_LIMITS.maxQueryLength)
       .describe('One read-only SQL statement (SELECT, WITH ... SELECT, VALUES, EXPLAIN, ...).'),
-    source: z
-      .enum([FILES_SOURCE, ...sourceNames] as [string, ...string[]])
+    source: (sourceNames === null ? z.string().min(1).max(64) : z.enum([FILES_SOURCE, ...sourceNames] as [string, ...string[]]))
       .optional()
       .describe(`Where the query runs: "files" (uploaded CSV/JSON/Parquet files, the default) or a database name.`),
     files: z
@@ -955,7 +955,9 @@ export function createSqlQueryTool(options: SqlQueryOptions = {}): ToolDefinitio
   return {
     name: 'sql_query',
     description: describeTool([...sources.values()], defaultRows, maxRows),
-    input: inputSchema([...sources.keys()], defaultRows, maxRows),
+    // Any source name passes the schema, so that an invalid one is never answered with every tenant's sources;
+    // run() refuses a source the tenant has not been granted, naming only those it has.
+    input: inputSchema(null, defaultRows, maxRows),
     output: sqlQueryOutputSchema,
     timeoutMs,
     effect: 'read_only',
