@@ -333,6 +333,110 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
     it('answers ping', async () => {
       expect(await store.ping()).toBe(true);
     });
+
+    // Identity and access: what must hold however many processes share the database.
+
+    it('admits a tenant\'s concurrent creations up to its limits, exactly, and never another tenant\'s', async () => {
+      const tenant = `quota-${randomUUID().slice(0, 8)}`;
+      const other = fx.peer ?? store;
+      const tries = Array.from({ length: 12 }, (_, i) =>
+        (i % 2 ? other : store).createTask({ id: randomUUID(), tenantId: tenant, input: 'x', files: [], options: {}, start: false, admission: { maxTasks: 5 } }),
+      );
+      const outcomes = await Promise.allSettled(tries);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(5);
+      const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason as AppError);
+      expect(refused).toHaveLength(7);
+      for (const e of refused) expect(e).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'max_tasks', limit: 5, current: 5 } });
+      expect(await store.countTasks({ tenantId: tenant })).toBe(5);
+      // Per minute counts finished tasks too; a retry of a created task under its key is answered with that task.
+      const minute = `minute-${randomUUID().slice(0, 8)}`;
+      const first = await store.createTask({ id: randomUUID(), tenantId: minute, input: 'x', files: [], options: {}, start: false, idempotencyKey: 'k', requestHash: 'h', admission: { perMinute: 1 } });
+      await expect(store.createTask({ id: randomUUID(), tenantId: minute, input: 'y', files: [], options: {}, start: false, admission: { perMinute: 1 } })).rejects.toMatchObject({
+        code: 'QUOTA_EXCEEDED',
+        details: { quota: 'tasks_per_minute', limit: 1 },
+      });
+      const again = await store.createTask({ id: randomUUID(), tenantId: minute, input: 'x', files: [], options: {}, start: false, idempotencyKey: 'k', requestHash: 'h', admission: { perMinute: 1 } });
+      expect(again.value).toMatchObject({ created: false, task: { id: first.value.task.id } });
+    });
+
+    it('sums a tenant\'s spend today: model use plus what its calls in flight hold, across its tasks', async () => {
+      const tenant = `spend-${randomUUID().slice(0, 8)}`;
+      const a = (await newTask({ tenantId: tenant })).value.task.id;
+      const b = (await newTask({ tenantId: tenant })).value.task.id;
+      await store.write(a, async (w) => {
+        await w.recordUsage({ model: 'm', input_tokens: 100, output_tokens: 50, cached_tokens: 0, cost_usd: 0.5, purpose: 'plan' });
+      });
+      await store.write(b, async (w) => {
+        await w.updateTask({ reserved_tokens: 1000, reserved_usd: 2 });
+      });
+      const seen = await (fx.peer ?? store).write(a, (w) => w.tenantSpend());
+      expect(seen.value).toEqual({ tokens: 1150, usd: 2.5 });
+      // Within one write, its own reservation counts at once.
+      const own = await store.write(a, async (w) => {
+        await w.updateTask({ reserved_tokens: 10, reserved_usd: 0.1 });
+        return w.tenantSpend();
+      });
+      expect(own.value.tokens).toBe(1160);
+      expect((await store.write(b, (w) => w.tenantSpend())).value.tokens).toBe(1160);
+      const stranger = (await newTask({ tenantId: `other-${tenant}` })).value.task.id;
+      expect((await store.write(stranger, (w) => w.tenantSpend())).value).toEqual({ tokens: 0, usd: 0 });
+    });
+
+    it('redeems a stream ticket once, however many try at the same time, and only for its task before it expires', async () => {
+      const task = (await newTask()).value.task.id;
+      const hash = randomUUID();
+      await store.createStreamTicket({ hash, tenantId: 'acme', taskId: task, principal: { id: 'key:k' }, expiresAt: new Date(Date.now() + 60_000).toISOString() });
+      expect(await store.redeemStreamTicket(hash, 'another-task')).toBeNull();
+      const other = fx.peer ?? store;
+      const redeemed = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? other : store).redeemStreamTicket(hash, task)));
+      expect(redeemed.filter((r) => r !== null)).toEqual([{ tenant_id: 'acme', principal: { id: 'key:k' } }]);
+      const late = randomUUID();
+      await store.createStreamTicket({ hash: late, tenantId: 'acme', taskId: task, principal: {}, expiresAt: new Date(Date.now() - 1).toISOString() });
+      expect(await store.redeemStreamTicket(late, task)).toBeNull();
+    });
+
+    it('versions a tenant\'s tool policy: of concurrent changes from one version, exactly one wins', async () => {
+      const tenant = `policy-${randomUUID().slice(0, 8)}`;
+      expect(await store.getToolPolicy(tenant)).toBeNull();
+      const v1 = await store.putToolPolicy({ tenantId: tenant, rules: [{ tool: 'a', decision: 'deny' }], createdBy: 'key:x', expectedVersion: 0 });
+      expect(v1).toMatchObject({ version: 1, created_by: 'key:x' });
+      const other = fx.peer ?? store;
+      const racing = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => (i % 2 ? other : store).putToolPolicy({ tenantId: tenant, rules: [{ tool: `t${i}`, decision: 'allow' }], createdBy: 'key:y', expectedVersion: 1 })),
+      );
+      expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of racing.filter((x) => x.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'POLICY_VERSION_CONFLICT' });
+      expect((await store.getToolPolicy(tenant))!.version).toBe(2);
+      // Without an expected version every change is a new version.
+      await Promise.all([store.putToolPolicy({ tenantId: tenant, rules: [], createdBy: 'a' }), other.putToolPolicy({ tenantId: tenant, rules: [], createdBy: 'b' })].map((p) => p.catch(() => null)));
+      const versions = (await store.listToolPolicies({ tenantId: tenant, limit: 10 })).items.map((p) => p.version);
+      expect(versions[0]).toBeGreaterThanOrEqual(3);
+      expect(versions).toEqual([...versions].sort((x, y) => y - x));
+    });
+
+    it('keeps the audit log append-only: updates, deletes and truncation are refused by the database', async () => {
+      const entry = await store.appendAudit({
+        tenant_id: 'acme', principal: 'key:k', principal_name: 'k', roles: ['admin'], acting_from: null,
+        action: 'task.created', target_type: 'task', target_id: 't1', details: { input: 'x' }, request_id: 'r1',
+      });
+      const db = (store as unknown as { db: { query(sql: string, p?: unknown[]): Promise<unknown> } }).db;
+      for (const sql of ['UPDATE audit_log SET principal = $1 WHERE id = $2', 'DELETE FROM audit_log WHERE id = $2 OR $1 = $1', 'TRUNCATE audit_log']) {
+        const params = sql.startsWith('TRUNCATE') ? [] : ['mallory', entry.id];
+        await expect(db.query(sql, params)).rejects.toThrow(/append-only/);
+      }
+      const page = await store.listAudit({ tenantId: 'acme', targetId: 't1', limit: 10 });
+      expect(page.items.find((e) => e.id === entry.id)).toMatchObject({ principal: 'key:k', action: 'task.created', details: { input: 'x' } });
+    });
+
+    it('finds a key by its hash only, and revokes it once (the first revocation is kept)', async () => {
+      const id = `key_${randomUUID().slice(0, 8)}`;
+      await store.createApiKey({ id, tenantId: 'acme', roles: ['member'], name: 'k', secretHash: `h-${id}`, prefix: 'agk_abcdef', expiresAt: null, createdBy: 'cli' });
+      expect(await store.findApiKey(`h-${id}`)).toMatchObject({ id, tenant_id: 'acme', roles: ['member'], revoked_at: null });
+      expect(await store.revokeApiKey(id, 'other', 'x')).toBeNull();
+      const first = await store.revokeApiKey(id, 'acme', 'key:admin');
+      const second = await store.revokeApiKey(id, undefined, 'cli');
+      expect(second).toMatchObject({ revoked_by: 'key:admin', revoked_at: first!.revoked_at });
+    });
   });
 }
 
