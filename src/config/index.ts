@@ -76,45 +76,33 @@ export type ModelPrice = z.infer<typeof modelPriceSchema>;
 
 const priceRecord = z.record(z.string(), modelPriceSchema);
 
-/** A price table: JSON (env) or an object (override). */
-const priceTable = z.unknown().transform((value, ctx) => {
-  let json: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      json = JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"gpt-4.1-mini":{"input":0.4,"output":1.6,"cached":0.1}}' });
-      return z.NEVER;
-    }
-  }
-  const parsed = priceRecord.safeParse(json);
-  if (!parsed.success) {
-    ctx.addIssue({ code: 'custom', message: `must map model names to {input, output, cached?} in USD per million tokens (${parsed.error.issues[0]?.message})` });
-    return z.NEVER;
-  }
-  return parsed.data;
-});
-
-/** A setting given as JSON (env) or as the parsed value (override), checked by `schema`. */
-function jsonSetting<T extends z.ZodType>(schema: T) {
+/** A setting given as JSON (env) or as the parsed value (override), checked by `schema`; `messages` say what to write instead. */
+function jsonSetting<T extends z.ZodType>(schema: T, messages: { notJson?: string; invalid?: (issue: string) => string } = {}) {
   return z.unknown().transform((value, ctx): z.output<T> => {
     let json: unknown = value;
     if (typeof value === 'string') {
       try {
         json = JSON.parse(value);
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+        ctx.addIssue({ code: 'custom', message: messages.notJson ?? 'is not JSON' });
         return z.NEVER;
       }
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error).replace(/\n/g, '; ') });
+      const issue = z.prettifyError(parsed.error).replace(/\n/g, '; ');
+      ctx.addIssue({ code: 'custom', message: messages.invalid ? messages.invalid(parsed.error.issues[0]?.message ?? issue) : issue });
       return z.NEVER;
     }
     return parsed.data;
   });
 }
+
+/** A price table: JSON (env) or an object (override). */
+const priceTable = jsonSetting(priceRecord, {
+  notJson: 'must be JSON, e.g. {"gpt-4.1-mini":{"input":0.4,"output":1.6,"cached":0.1}}',
+  invalid: (issue) => `must map model names to {input, output, cached?} in USD per million tokens (${issue})`,
+});
 
 /** One tenant's quotas; a limit left out follows the service-wide setting, null lifts it. */
 export const tenantQuotaSchema = z

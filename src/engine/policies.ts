@@ -5,23 +5,13 @@
  */
 import type { Role } from '../auth/principal.js';
 import { AppError } from '../errors.js';
-import { decide, parseTenantPolicy, summarize, type CallVia, type OperatorPolicy, type PolicyDecision, type PolicyVerdict, type TenantPolicy } from '../policy/index.js';
+import { decide, parseTenantPolicy, summarize, type CallVia, type OperatorPolicy, type PolicyDecision, type PolicyVerdict, type TenantPolicy, type ToolCall } from '../policy/index.js';
 import type { Store } from '../store/types.js';
 import type { ToolEffect } from '../tools/types.js';
 
 /** How long a tenant's policy is used before it is read again, ms. */
 export const POLICY_CACHE_MS = 1000;
 
-/** A call to decide, without the tenant's policy (looked up here). */
-export interface PolicyQuestion {
-  tenantId: string;
-  tool: string;
-  effect: ToolEffect;
-  args: unknown;
-  via: CallVia;
-  agent: string | null;
-  roles: readonly Role[];
-}
 
 /** What a recorded decision says: the decision and the rule that made it. */
 export interface PolicyRef {
@@ -68,12 +58,12 @@ export class ToolPolicies {
     this.#cache.delete(tenantId);
   }
 
-  async decide(q: PolicyQuestion): Promise<PolicyVerdict> {
+  async decide(q: ToolCall): Promise<PolicyVerdict> {
     return decide(this.operator, await this.tenantPolicy(q.tenantId), q);
   }
 
   /** The verdicts of several calls of one tenant, with one lookup of its policy. */
-  async decideAll(qs: PolicyQuestion[]): Promise<PolicyVerdict[]> {
+  async decideAll(qs: ToolCall[]): Promise<PolicyVerdict[]> {
     if (qs.length === 0) return [];
     const tenant = await this.tenantPolicy(qs[0]!.tenantId);
     return qs.map((q) => decide(this.operator, tenant, q));
