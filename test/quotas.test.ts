@@ -38,16 +38,18 @@ function db(s: TestServer): { query<T = Json>(sql: string, params?: unknown[]): 
 }
 
 const servers: TestServer[] = [];
+/** An in-process service with these settings, closed at the end of the describe block that started it. */
 async function server(config: Partial<Config>): Promise<TestServer> {
   const s = await startTestServer({ config });
   servers.push(s);
   return s;
 }
-afterAll(async () => {
+async function closeServers(): Promise<void> {
   for (const s of servers.splice(0)) await s.close();
-});
+}
 
 describe('AGENTIC_TENANT_MAX_TASKS: unfinished tasks per tenant', () => {
+  afterAll(closeServers);
   let s: TestServer;
   beforeAll(async () => {
     s = await server({ tenantMaxTasks: 2 });
@@ -126,9 +128,26 @@ describe('AGENTIC_TENANT_MAX_TASKS: unfinished tasks per tenant', () => {
     expectError(await call(s.url, '/v1/tasks', { json: { input: 'Something else' }, headers: { ...h, 'idempotency-key': 'idem-1' } }), 409, 'IDEMPOTENCY_CONFLICT');
     expect(await s.app.store.countTasks({ tenantId: 'mt-idem' })).toBe(3);
   });
+
+  it('does not let an Idempotency-Key retry take the place of a new task arriving at the same moment', async () => {
+    // Through the engine, as the routes call it: submissions of one turn of the event loop go into one
+    // write batch, as concurrent requests do; here that is certain rather than left to timing.
+    const base = { tenantId: 'mt-idem-race', input: 'A task that waits', files: [], options: {}, start: false };
+    const first = await s.app.engine.submit({ ...base, idempotencyKey: 'same', requestHash: 'same-body' });
+    // The tenant has 1 unfinished task of its 2. A retry of that one creates nothing, so the new one fits.
+    const [retry, fresh] = await Promise.allSettled([
+      s.app.engine.submit({ ...base, idempotencyKey: 'same', requestHash: 'same-body' }),
+      s.app.engine.submit({ ...base, input: 'A new task' }),
+    ]);
+    expect(retry).toMatchObject({ status: 'fulfilled', value: { created: false, task: { id: first.task.id } } });
+    const refusal = fresh.status === 'rejected' ? (fresh.reason as { code: string; details: Json }) : null;
+    const tasks = await s.app.store.countTasks({ tenantId: 'mt-idem-race' });
+    expect({ refusal: refusal && { code: refusal.code, details: refusal.details }, tasks }).toEqual({ refusal: null, tasks: 2 });
+  });
 });
 
 describe('AGENTIC_TENANT_QUOTAS: per-tenant overrides', () => {
+  afterAll(closeServers);
   let s: TestServer;
   beforeAll(async () => {
     s = await server({
@@ -168,6 +187,7 @@ describe('AGENTIC_TENANT_QUOTAS: per-tenant overrides', () => {
 });
 
 describe('AGENTIC_TENANT_TASKS_PER_MINUTE', () => {
+  afterAll(closeServers);
   let s: TestServer;
   beforeAll(async () => {
     s = await server({ tenantTasksPerMinute: 3 });
@@ -375,6 +395,7 @@ describe('AGENTIC_TENANT_TOKENS_PER_DAY with a model brain', () => {
 });
 
 describe('operator maxima of task options', () => {
+  afterAll(closeServers);
   it('caps budget_usd, budget_tokens, timeout_ms and retry_attempts above the maxima; keeps what is within them', async () => {
     const s = await server({
       taskMaxBudgetUsd: 2,
@@ -410,6 +431,7 @@ describe('operator maxima of task options', () => {
 });
 
 describe('AGENTIC_RATE_LIMIT: requests per minute of a credential', () => {
+  afterAll(closeServers);
   it('refuses the 6th request of a key within the minute with 429 RATE_LIMITED and the RateLimit headers; another key of the tenant and /health pass', async () => {
     const s = await server({ auth: 'required', rateLimit: 5 });
     const [a, b] = [await makeKey(s.app, 'rl', 'member'), await makeKey(s.app, 'rl', 'member')];
@@ -485,6 +507,7 @@ async function openSse(base: string, path: string, headers: Record<string, strin
 }
 
 describe('stream caps (authenticated mode)', () => {
+  afterAll(closeServers);
   let s: TestServer;
   const open: OpenStream[] = [];
   beforeAll(async () => {
@@ -577,6 +600,7 @@ describe('stream caps (authenticated mode)', () => {
 });
 
 describe('AGENTIC_IDLE_TIMEOUT_MS', () => {
+  afterAll(closeServers);
   let s: TestServer;
   beforeAll(async () => {
     s = await server({ idleTimeoutMs: 1000, heartbeatMs: 200 });

@@ -75,7 +75,8 @@ export async function endTask(w: TaskWriter, ending: TaskEnding): Promise<void> 
     if (isFinalStep(step)) continue;
     const error = stepEndingError(step, ending, dependents);
     const status = ending.kind === 'cancelled' ? 'cancelled' : 'failed';
-    await w.updateStep(step.id, { status, error, completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null });
+    // A call in flight when the task ended holds budget no call will settle: released here, or it would count against the tenant's quota.
+    await w.updateStep(step.id, { status, error, completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null, reserved_tokens: 0, reserved_usd: 0 });
     await w.append({ type: 'step_failed', step_id: step.id, data: { attempt: step.attempt, error, duration_ms: sinceMs(step.started_at) } });
   }
   const now = new Date().toISOString();
@@ -83,10 +84,10 @@ export async function endTask(w: TaskWriter, ending: TaskEnding): Promise<void> 
   const usage = usageTotals(await w.usage());
   if (ending.kind === 'cancelled') {
     const error = { code: 'CANCELLED', message: ending.reason, ...(ending.by ? { details: { cancelled_by: ending.by } } : {}) };
-    await w.updateTask({ status: 'cancelled', completed_at: now, error, lease_owner: null, lease_expires_at: null });
+    await w.updateTask({ status: 'cancelled', completed_at: now, error, lease_owner: null, lease_expires_at: null, reserved_tokens: 0, reserved_usd: 0 });
     await w.append({ type: 'task_cancelled', data: { reason: ending.reason, duration_ms, usage, ...(ending.by ? { cancelled_by: ending.by } : {}) } });
   } else {
-    await w.updateTask({ status: 'failed', completed_at: now, error: ending.error, lease_owner: null, lease_expires_at: null });
+    await w.updateTask({ status: 'failed', completed_at: now, error: ending.error, lease_owner: null, lease_expires_at: null, reserved_tokens: 0, reserved_usd: 0 });
     await w.append({ type: 'task_failed', data: { error: ending.error, duration_ms, usage } });
   }
 }

@@ -13,7 +13,7 @@ import type { EngineContext, TaskLimits } from './context.js';
 import { isFinalStep, sinceMs, stepsInForce } from './scheduling.js';
 
 /**
- * Failures a new plan cannot help with: the task is out of time or money, was stopped, or a side
+ * Failures a new plan cannot help with: the task (or its tenant) is out of time or money, was stopped, or a side
  * effect may have happened (a new plan could repeat it); and failures of the service or provider
  * themselves, which a new plan would meet again.
  */
@@ -21,6 +21,8 @@ const NOT_REPLANNABLE: ReadonlySet<string> = new Set([
   'CANCELLED',
   'DEADLINE_EXCEEDED',
   'BUDGET_EXCEEDED',
+  'QUOTA_EXCEEDED',
+  'TOOL_DENIED',
   'SIDE_EFFECT_UNCERTAIN',
   'STORE_ERROR',
   'NOT_READY',

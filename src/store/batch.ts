@@ -299,14 +299,23 @@ export class BatchState {
   async #admit(creates: NewTask[]): Promise<NewTask[]> {
     const limited = [...new Set(creates.filter((t) => t.admission).map((t) => t.tenantId))].sort();
     const room = new Map<string, { active: number; recent: number; oldest: number | null }>();
+    // Keys of tasks that exist: a retry under one creates nothing, so it takes no room (nor does a key repeated in the batch).
+    const known = new Set<string>();
     for (const tenant of limited) {
       await this.q.query(`SELECT pg_advisory_xact_lock(hashtext('agentic:admit:' || $1))`, [tenant]);
       const [row] = await this.q.query<{ active: number; recent: number; oldest: string | Date | null }>(ADMISSION_COUNTS, [tenant]);
       room.set(tenant, { active: row!.active, recent: row!.recent, oldest: row!.oldest === null ? null : Date.parse(iso(row!.oldest)) });
+      const keys = creates.filter((t) => t.tenantId === tenant && t.idempotencyKey !== undefined).map((t) => t.idempotencyKey!);
+      if (keys.length === 0) continue;
+      const rows = await this.q.query<{ k: string }>('SELECT idempotency_key AS k FROM tasks WHERE tenant_id = $1 AND idempotency_key = ANY($2::text[])', [tenant, keys]);
+      for (const r of rows) known.add(`${tenant}\u0000${r.k}`);
     }
     return creates.filter((t) => {
       const r = t.admission && room.get(t.tenantId);
       if (!r) return true;
+      const key = t.idempotencyKey === undefined ? null : `${t.tenantId}\u0000${t.idempotencyKey}`;
+      if (key !== null && known.has(key)) return true;
+      if (key !== null) known.add(key);
       const refusal = admissionRefusal(t, r);
       if (refusal) {
         this.#refused.set(t.id, refusal);
@@ -790,9 +799,12 @@ WITH today AS (
   SELECT COALESCE(sum(input_tokens + output_tokens), 0)::float8 AS tokens, COALESCE(sum(cost_usd), 0)::float8 AS usd
     FROM usage WHERE tenant_id = $1 AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 ), held AS (
-  SELECT reserved_tokens, reserved_usd FROM steps WHERE tenant_id = $1 AND (reserved_tokens > 0 OR reserved_usd > 0)
+  -- Only unfinished tasks hold budget: an ended task's calls in flight will never settle.
+  SELECT s.reserved_tokens, s.reserved_usd FROM steps s JOIN tasks t ON t.id = s.task_id
+   WHERE s.tenant_id = $1 AND (s.reserved_tokens > 0 OR s.reserved_usd > 0) AND t.status IN ${UNFINISHED}
   UNION ALL
-  SELECT reserved_tokens, reserved_usd FROM tasks WHERE tenant_id = $1 AND (reserved_tokens > 0 OR reserved_usd > 0)
+  SELECT reserved_tokens, reserved_usd FROM tasks
+   WHERE tenant_id = $1 AND (reserved_tokens > 0 OR reserved_usd > 0) AND status IN ${UNFINISHED}
 )
 SELECT today.tokens + COALESCE((SELECT sum(reserved_tokens) FROM held), 0)::float8 AS tokens,
        today.usd + COALESCE((SELECT sum(reserved_usd) FROM held), 0)::float8 AS usd
