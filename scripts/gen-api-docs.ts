@@ -7,7 +7,8 @@
  *
  * The app is built in memory (embedded database in memory, logs silent); nothing listens on a port.
  * Only the text between `<!-- generated:start -->` and `<!-- generated:end -->` is replaced; the
- * hand-written sections around it are kept as they are.
+ * hand-written sections around it are kept as they are. Each route's permission comes from its
+ * `x-permission` (src/api/access.ts); routes without one are public.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -33,6 +34,8 @@ interface Parameter {
 
 interface Operation {
   summary?: string;
+  /** The permission the route needs (src/api/access.ts); absent on public routes. */
+  'x-permission'?: string;
   description?: string;
   tags?: string[];
   parameters?: Parameter[];
@@ -164,11 +167,18 @@ function responsesSection(responses: Operation['responses']): string[] {
   ];
 }
 
+/** The permission a route needs, or `public` when it needs no credential. */
+function permissionOf(op: Operation): string {
+  return op['x-permission'] ?? 'public';
+}
+
 function routeSection(route: Route): string[] {
   const { op } = route;
   const out = [`#### \`${route.method} ${route.path}\``, ''];
   if (op.summary) out.push(`${op.summary}.`.replace(/\.\.$/, '.'), '');
   if (op.description) out.push(op.description, '');
+  // Routes with a permission say so in their description (src/api/access.ts adds it); public ones say it here.
+  if (permissionOf(op) === 'public') out.push('Public: needs no credential, in every mode.', '');
   if (op.parameters && op.parameters.length > 0) out.push(...parametersTable(op.parameters), '');
   if (op.requestBody) out.push(...bodySection(op.requestBody));
   out.push(...responsesSection(op.responses));
@@ -192,9 +202,12 @@ export function renderOpenApi(doc: OpenApiDocument): string {
   const lines: string[] = [
     `_Generated from the OpenAPI document of ${doc.info.title} ${doc.info.version} by \`npx tsx scripts/gen-api-docs.ts\`. Do not edit by hand._`,
     '',
-    '| Method | Path | Summary |',
-    '|---|---|---|',
-    ...routes.map((r) => `| ${r.method} | \`${r.path}\` | ${cell(r.op.summary ?? '')} |`),
+    'Permission is what the caller\'s roles must grant (`x-permission` in the OpenAPI document; see ' +
+      '[Authentication and tenancy](#authentication-and-tenancy)); `public` routes need no credential.',
+    '',
+    '| Method | Path | Permission | Summary |',
+    '|---|---|---|---|',
+    ...routes.map((r) => `| ${r.method} | \`${r.path}\` | ${permissionOf(r.op)} | ${cell(r.op.summary ?? '')} |`),
     '',
   ];
   for (const tag of tags) {

@@ -14,6 +14,9 @@ import { call, expectError, wsCollect, wsUrl, type Answer, type Json } from './s
 import { fixture, startFakeModelServer, type FakeModelServer, type RecordedResponse } from './support/model-server.js';
 import { startTestServer, waitForTask, type TestServer } from './support/server.js';
 import { until } from './support/wait.js';
+import { sleepTool } from './support/tools.js';
+import { createBuiltinTools, createToolRegistry } from '../src/tools/index.js';
+import type { ToolRegistry } from '../src/tools/registry.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,8 +42,8 @@ function db(s: TestServer): { query<T = Json>(sql: string, params?: unknown[]): 
 
 const servers: TestServer[] = [];
 /** An in-process service with these settings, closed at the end of the describe block that started it. */
-async function server(config: Partial<Config>): Promise<TestServer> {
-  const s = await startTestServer({ config });
+async function server(config: Partial<Config>, tools?: ToolRegistry): Promise<TestServer> {
+  const s = await startTestServer({ config, tools });
   servers.push(s);
   return s;
 }
@@ -603,7 +606,16 @@ describe('AGENTIC_IDLE_TIMEOUT_MS', () => {
   afterAll(closeServers);
   let s: TestServer;
   beforeAll(async () => {
-    s = await server({ idleTimeoutMs: 1000, heartbeatMs: 200 });
+    s = await server({ idleTimeoutMs: 1000, heartbeatMs: 200 }, createToolRegistry([...createBuiltinTools(), sleepTool({ aborted: 0 })]));
+  });
+
+  it('does not cut a request that takes longer than the idle timeout to answer, and keeps its connection for the next one', async () => {
+    const started = Date.now();
+    const slow = await call(s.url, '/v1/tools/sleep/invoke', { json: { args: { ms: 2500 } } });
+    expect(slow.status, slow.text).toBe(200);
+    expect(slow.body).toMatchObject({ ok: true, result: { slept: 2500 } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+    expect((await call(s.url, '/v1/tools/sleep/invoke', { json: { args: { ms: 1500 } } })).status).toBe(200);
   });
 
   it('closes a TCP connection that sends nothing within a few seconds', async () => {

@@ -25,6 +25,20 @@ export interface ServerState {
   ready: () => boolean;
 }
 
+/**
+ * The idle timeout is for connections that do nothing: a request that takes long to answer (a slow tool,
+ * waiting for a plan) or a stream must not be cut by it. The socket's timeout is off while a request is
+ * answered and back on once its response is sent (a stream ends its connection's idle time with its heartbeats).
+ */
+function keepOpenWhileAnswering(f: FastifyInstance, idleMs: number): void {
+  f.addHook('onRequest', async (request) => {
+    request.raw.socket?.setTimeout(0);
+  });
+  f.addHook('onResponse', async (request) => {
+    if (!request.raw.socket?.destroyed) request.raw.socket?.setTimeout(idleMs);
+  });
+}
+
 /** Builds the HTTP API over an App. Listening is the caller's business. */
 export async function buildServer(app: App, state: ServerState = { ready: () => true }): Promise<FastifyInstance> {
   const auth = app.auth;
@@ -36,8 +50,10 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     requestIdHeader: 'x-request-id',
     // Streams can be long; the server must not time them out.
     requestTimeout: 0,
-    // A connection that sends and receives nothing for this long is closed (streams send heartbeats).
+    // A connection that sends and receives nothing for this long is closed, before its first request and
+    // between requests; while a request is being answered it has no timeout (see keepOpenWhileAnswering).
     connectionTimeout: app.config.idleTimeoutMs,
+    keepAliveTimeout: app.config.idleTimeoutMs,
     // On shutdown, open streams are closed (clients resume elsewhere with Last-Event-ID) rather than
     // holding the process open.
     forceCloseConnections: true,
@@ -47,6 +63,7 @@ export async function buildServer(app: App, state: ServerState = { ready: () => 
     frameworkErrors: sendError,
   });
   registerErrorHandling(f);
+  keepOpenWhileAnswering(f, app.config.idleTimeoutMs);
   registerZodValidation(f);
   registerJsonParser(f);
   // Before the access hook: a refused upgrade's socket is closed by this plugin's hooks only if they saw the request first.

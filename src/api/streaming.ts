@@ -141,8 +141,10 @@ export async function streamNdjson(
   task: TaskRecord,
   after: number,
   map: (e: TaskEvent) => object | null = (e) => e,
+  /** A slot the caller took already (enterStream), e.g. to refuse before acting; else one is taken here. */
+  slot?: () => void,
 ): Promise<void> {
-  const leave = enterStream(app, request.principal);
+  const leave = slot ?? enterStream(app, request.principal);
   reply.hijack();
   reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
   await pump(app, request, reply, task, after, {

@@ -3,6 +3,7 @@
  * configured database. Commands are written once against `TaskClient`.
  */
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { taskView } from '../api/views.js';
@@ -10,7 +11,7 @@ import { createApp, type App } from '../compose.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { followTask, type TaskEvent } from '../events/index.js';
-import type { TaskStatus } from '../store/types.js';
+import type { Creator, TaskStatus } from '../store/types.js';
 
 export type TaskView = Awaited<ReturnType<typeof taskView>>;
 
@@ -93,6 +94,12 @@ export class HttpTaskClient implements TaskClient {
   async close(): Promise<void> {}
 }
 
+/**
+ * Who an in-process command acts as: whoever can open the database is its operator, `cli`, the admin of
+ * tenant `default` (as `agentic keys` records it too).
+ */
+const CLI: Creator = { id: 'cli', name: userInfo().username || null, roles: ['admin'] };
+
 /** Runs the engine in this process, on the configured database (the data directory must not be in use). */
 export class InProcessTaskClient implements TaskClient {
   private constructor(private readonly app: App) {}
@@ -109,7 +116,15 @@ export class InProcessTaskClient implements TaskClient {
   }
 
   async createTask(input: string, files: string[]) {
-    const { task } = await this.app.engine.submit({ tenantId: 'default', input, files, options: {}, start: true });
+    const { task } = await this.app.engine.submit({
+      tenantId: 'default',
+      input,
+      files,
+      options: {},
+      start: true,
+      createdBy: CLI,
+      audit: { principal: CLI.id, principal_name: CLI.name, roles: CLI.roles, acting_from: null, action: 'task.created', details: { input: input.slice(0, 200) }, request_id: null },
+    });
     return { id: task.id };
   }
 
@@ -125,7 +140,7 @@ export class InProcessTaskClient implements TaskClient {
 
   async cancel(id: string) {
     if (!(await this.app.store.getTask(id, 'default'))) throw new AppError('TASK_NOT_FOUND', `No task ${id}`);
-    const task = await this.app.engine.cancel(id, 'cancelled from the command line');
+    const task = await this.app.engine.cancel(id, 'cancelled from the command line', CLI.id);
     return { id: task.id, status: task.status };
   }
 

@@ -43,12 +43,20 @@ export async function commandKeys(config: Config, args: string[]): Promise<numbe
 }
 
 async function openStore(config: Config): Promise<Store> {
-  return createStore({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.databaseUrl ? undefined : config.dataDir,
-    schema: config.databaseSchema,
-    poolSize: 1,
-  });
+  try {
+    return await createStore({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+      schema: config.databaseSchema,
+      poolSize: 1,
+    });
+  } catch (err) {
+    // The embedded database belongs to one process at a time.
+    if (err instanceof AppError && err.message.includes('is in use by process')) {
+      throw new AppError('CONFIG_INVALID', `${err.message.replace(/\. Stop it, or talk to it with --url\.$/, '')}. Stop the service to manage keys here, or use the API (POST /v1/keys, GET /v1/keys, DELETE /v1/keys/{id}) with an admin key.`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 async function create(store: Store, v: { tenant?: string; role?: string; name?: string; expires?: string; json: boolean }): Promise<number> {

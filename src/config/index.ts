@@ -351,7 +351,7 @@ export const configSchema = z.object({
   maxStreamsPerTenant: int(1, 1_000_000).default(1000),
   /** Event streams open at once per credential, in each API process (authenticated mode). Env `AGENTIC_MAX_STREAMS_PER_CREDENTIAL`. @defaultValue 100 */
   maxStreamsPerCredential: int(1, 1_000_000).default(100),
-  /** A connection that sends and receives nothing for this long is closed, ms (streams send heartbeats, so they stay open). Env `AGENTIC_IDLE_TIMEOUT_MS`. @defaultValue 120000 */
+  /** A connection that sends nothing for this long, before its first request or between requests, is closed, ms; a request being answered is not cut. Env `AGENTIC_IDLE_TIMEOUT_MS`. @defaultValue 120000 */
   idleTimeoutMs: int(1000, 3_600_000).default(120_000),
   /** Unfinished tasks one tenant may have at once; unset: no limit. Env `AGENTIC_TENANT_MAX_TASKS`. */
   tenantMaxTasks: int(1, 100_000_000).optional(),

@@ -8,7 +8,7 @@ import { followTask, isTerminalEvent, toSeedEvent } from '../../events/index.js'
 import { auditEntry } from '../audit.js';
 import { creatorOf, findTask, tenantOf } from '../context.js';
 import { idParams, seedCreateTaskBody, seedRunTaskBody, taskIdParams } from '../schemas.js';
-import { resumeCursor, streamNdjson, streamSse } from '../streaming.js';
+import { enterStream, resumeCursor, streamNdjson, streamSse } from '../streaming.js';
 import { schemaOf } from '../validation.js';
 import { taskMetrics } from '../views.js';
 
@@ -30,8 +30,17 @@ export function seedRoutes(app: App) {
       '/tasks/:id/execute',
       { config: { access: 'write' }, schema: { tags: ['seed'], summary: 'Start the task and stream its events as NDJSON {event_type, task_id, timestamp, data}', params: schemaOf(idParams) } },
       async (request, reply) => {
-        const task = await app.engine.start(await findTask(app, request, request.params.id));
-        return streamNdjson(app, request, reply, task, 0, toSeedEvent);
+        const found = await findTask(app, request, request.params.id);
+        // The stream's slot first: a refused stream does not start the task.
+        const slot = enterStream(app, request.principal);
+        let task;
+        try {
+          task = await app.engine.start(found);
+        } catch (err) {
+          slot();
+          throw err;
+        }
+        return streamNdjson(app, request, reply, task, 0, toSeedEvent, slot);
       },
     );
 
