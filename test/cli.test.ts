@@ -50,6 +50,10 @@ describe('agentic CLI', () => {
     expect(fresh.stdout).toContain('Applied migrations 1');
   });
 
+  it('serves in local mode on loopback with no credentials, and says so in its ready line', () => {
+    expect(service.output()).toMatch(/"auth":"local"[^\n]*auth: local \(this machine only/);
+  });
+
   it('runs a task with a file against a running service and prints NDJSON with --json', async () => {
     const csv = join(dir, 'sales.csv');
     writeFileSync(csv, 'region,units\nnorth,5\nsouth,7\nnorth,3\n');

@@ -125,11 +125,12 @@ describe.skipIf(!run)('distributed: 2 API instances, 3 workers, nginx', () => {
     const pending = await json<{ items: Array<{ id: string; tool: string }> }>(`${apis[0]!.url}/v1/approvals?task_id=${id}`);
     expect(pending.items.map((a) => a.tool)).toEqual(['send_email']);
     const before = smtp.messages.length;
-    await json(`${apis[1]!.url}/v1/approvals/${pending.items[0]!.id}`, {
+    const decided = await json<{ decided_by: string }>(`${apis[1]!.url}/v1/approvals/${pending.items[0]!.id}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ decision: 'approve', decided_by: 'ops-lead' }),
+      body: JSON.stringify({ decision: 'approve' }),
     });
+    expect(decided.decided_by).toBe('local');
     const log = await events(apis[0]!.url, id);
     expect(log.at(-1)?.type).toBe('task_completed');
     expect(log.map((e) => e.seq)).toEqual(log.map((_, k) => k + 1));
