@@ -11,7 +11,7 @@ import { routeAccessTable, type RouteAccess } from '../src/api/access.js';
 import { can, ROLES, type Permission, type Role } from '../src/auth/principal.js';
 import { createBuiltinTools, createToolRegistry } from '../src/tools/index.js';
 import { makeKey, type TestKey } from './support/access.js';
-import { call, upload, type Answer, type Json } from './support/http.js';
+import { call, expectError, upload, type Answer, type Json } from './support/http.js';
 import { startTestServer, waitForTask, type TestServer } from './support/server.js';
 import { sinkTool } from './support/tools.js';
 
@@ -176,6 +176,23 @@ describe('access matrix (authenticated mode)', () => {
         }
       }
     }
+  });
+
+  it('serves the seed routes with a credential, in their own shapes', async () => {
+    const member = keys.member.headers;
+    const created = await call<{ task_id: string; status: string }>(s.url, '/tasks', { json: { task_description: 'What is 7 * 6?' }, headers: member });
+    expect(created.body).toEqual({ task_id: expect.any(String), status: 'pending' });
+    const stream = await call(s.url, `/tasks/${created.body.task_id}/execute`, { method: 'POST', headers: member });
+    expect(stream.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+    const lines = stream.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+    expect(lines.at(-1)).toMatchObject({ event_type: 'task_completed', task_id: created.body.task_id });
+    expect((await call(s.url, `/tasks/${created.body.task_id}/status`, { headers: member })).body).toMatchObject({ status: 'completed', user_input: 'What is 7 * 6?' });
+    const run = await call<{ task_id: string; steps_created: number }>(s.url, '/run-task', { json: { user_input: 'What is 2 + 2?' }, headers: member });
+    expect(run.body.steps_created).toBeGreaterThan(0);
+    expect((await call<{ tasks: Json[]; total: number }>(s.url, '/tasks', { headers: member })).body.total).toBeGreaterThanOrEqual(2);
+    expect((await call(s.url, `/metrics/${created.body.task_id}`, { headers: member })).body).toMatchObject({ task_id: created.body.task_id });
+    // Without one, the seed routes are closed like the rest.
+    expectError(await call(s.url, '/tasks', { json: { task_description: 'x' } }), 401, 'UNAUTHENTICATED');
   });
 
   it("answers another tenant's ids with 404, never 403 and never data; its lists hold none of them", async () => {

@@ -94,14 +94,19 @@ export class PgliteDatabase implements Database {
 
   readonly #lock: string | undefined;
 
-  /** `dataDir` undefined keeps the database in memory (tests). */
-  constructor(dataDir: string | undefined) {
+  /** `dataDir` undefined keeps the database in memory (tests); `template` starts it from a dumped data directory. */
+  constructor(dataDir: string | undefined, template?: Uint8Array) {
     if (dataDir) {
       mkdirSync(dataDir, { recursive: true });
       this.#lock = lockDataDir(dataDir);
     }
     // On its own thread, so that statements do not stall the event loop (see pglite-thread.ts).
-    this.#db = new PgliteThread(dataDir);
+    this.#db = new PgliteThread(dataDir, template);
+  }
+
+  /** The data directory as a tar (see PgliteThread.dump). */
+  dump(): Promise<Uint8Array> {
+    return this.#db.dump();
   }
 
   async query<R extends Row = Row>(sql: string, params: unknown[] = []): Promise<R[]> {
@@ -193,10 +198,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     if (options.migrate !== false) await migrate(db);
     return db;
   }
-  const db = new PgliteDatabase(options.dataDir);
+  const template = options.dataDir ? undefined : await memoryTemplate?.catch(() => undefined);
+  const db = new PgliteDatabase(options.dataDir, template);
   try {
     if (options.schema !== 'public') await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
     if (options.migrate !== false) await migrate(db);
+    if (!options.dataDir && !template && options.schema === 'public' && options.migrate !== false) {
+      memoryTemplate ??= db.dump();
+      await memoryTemplate.catch(() => (memoryTemplate = undefined));
+    }
   } catch (err) {
     // Its thread would otherwise keep the process alive, and its lock the folder.
     await db.close().catch(() => undefined);
@@ -204,6 +214,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   return db;
 }
+
+/**
+ * An empty, migrated in-memory database, dumped once per process from the first one opened: every later
+ * in-memory database (the test suites open hundreds) starts from it instead of running initdb again,
+ * in about half the time.
+ */
+let memoryTemplate: Promise<Uint8Array> | undefined;
 
 async function ensureSchema(connectionString: string, schema: string): Promise<void> {
   if (schema === 'public') return;

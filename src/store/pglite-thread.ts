@@ -20,6 +20,7 @@ type Request =
   | { op: 'exec'; sql: string }
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
+  | { op: 'dump' }
   | { op: 'close' };
 
 type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: Record<string, unknown> };
@@ -37,8 +38,10 @@ export interface PgliteSession {
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { PGlite } = require(workerData.module);
-const { dataDir, pgliteWasmModule, initdbWasmModule, fsBundle } = workerData;
-const db = new PGlite(dataDir, { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([fsBundle]) });
+const { dataDir, pgliteWasmModule, initdbWasmModule, fsBundle, template } = workerData;
+const options = { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([fsBundle]), loadDataDir: template ? new Blob([template]) : undefined };
+// Options alone for a database in memory: PGlite(undefined, options) does not start from loadDataDir.
+const db = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
 const txs = new Map();
 const ROLLBACK = new Error('rolled back by its caller');
 const errorInfo = (e) => {
@@ -74,6 +77,10 @@ parentPort.on('message', async ({ id, req }) => {
         entry.endId = id;
         entry.finish(req.commit);
         return;
+      }
+      case 'dump': {
+        const bytes = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
+        return parentPort.postMessage({ id, ok: true, value: bytes }, [bytes.buffer]);
       }
       case 'close': if (!db.closed) await db.close(); return reply(id);
     }
@@ -116,9 +123,12 @@ export class PgliteThread implements PgliteSession {
   #dead: Error | undefined;
   #closing: Promise<void> | undefined;
 
-  /** `dataDir` undefined keeps the database in memory. */
-  constructor(dataDir: string | undefined) {
-    this.#worker = compiledOnce().then((c) => this.#start(new Worker(THREAD_SOURCE, { eval: true, workerData: { ...c, dataDir } })));
+  /**
+   * `dataDir` undefined keeps the database in memory. `template`: a data directory dumped by `dump`, which the
+   * new database starts from instead of running initdb.
+   */
+  constructor(dataDir: string | undefined, template?: Uint8Array) {
+    this.#worker = compiledOnce().then((c) => this.#start(new Worker(THREAD_SOURCE, { eval: true, workerData: { ...c, dataDir, template } })));
     // A failure to start reaches the first statement.
     this.#worker.catch(() => undefined);
   }
@@ -181,6 +191,11 @@ export class PgliteThread implements PgliteSession {
     }
     await this.#send({ op: 'end', tx, commit: true });
     return value;
+  }
+
+  /** The whole data directory as an uncompressed tar, to start other databases from. */
+  dump(): Promise<Uint8Array> {
+    return this.#send<Uint8Array>({ op: 'dump' });
   }
 
   /** Closes the database (waiting for a transaction in flight, at most `CLOSE_WAIT_MS`) and ends the thread. */
