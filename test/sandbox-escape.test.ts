@@ -674,6 +674,8 @@ describe.concurrent('run_javascript containment', () => {
   it('does not hang on a promise that never settles', async ({ expect }) => {
     const out = await js('new Promise(() => {})');
     expect(out.error?.message).toMatch(/never settled/);
-    expect(out.duration_ms).toBeLessThan(3000);
+    // Ended by seeing nothing left to run, not by the time limit (8 s): a busy machine may take seconds to start the run.
+    expect(out.limit).not.toBe('time');
+    expect(out.duration_ms).toBeLessThan(8000);
   });
 });
