@@ -341,10 +341,10 @@ except OSError as e:
   });
 
   it('stops a memory bomb at the memory limit', async ({ expect }) => {
-    const result = await py(`
-hog = []
-while True:
-    hog.append(bytearray(16 * 1024 * 1024))`);
+    // Filling 256 MiB takes about 0.8 s of CPU, near the suite's 1 s limit: this run gets CPU to spare, so
+    // that on a busy machine the memory limit, not the CPU limit, is what stops it.
+    const roomy = new ToolRegistry().register(createRunPythonTool({ limits: { ...LIMITS, cpuSeconds: 5, wallSeconds: 10 }, tempDir: runDirs }));
+    const result = (await roomy.invoke('run_python', { code: `hog = []\nwhile True:\n    hog.append(bytearray(16 * 1024 * 1024))` }, context())) as RunPythonOutput;
     expect(result.limit).toBe('memory');
     expect(result.stderr).toMatch(/MemoryError/);
   });

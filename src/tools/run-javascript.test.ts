@@ -7,7 +7,8 @@ import type { RunJavaScriptOutput } from './run-javascript.js';
 import type { ToolContext } from './types.js';
 import { toolContext } from '../../test/support/tool-context.js';
 
-const tool = createRunJavaScriptTool({ limits: { timeoutMs: 3000, memoryMb: 16, outputChars: 1000 } });
+// A time limit well above what a memory bomb needs to fill 16 MB, even on a busy machine.
+const tool = createRunJavaScriptTool({ limits: { timeoutMs: 8000, memoryMb: 16, outputChars: 1000 } });
 const registry = new ToolRegistry().register(tool);
 
 function invoke(input: unknown, ctx: ToolContext = toolContext()): Promise<RunJavaScriptOutput> {
@@ -17,7 +18,7 @@ function invoke(input: unknown, ctx: ToolContext = toolContext()): Promise<RunJa
 describe('run_javascript', () => {
   it('declares a read-only tool and validates its input', async () => {
     expect(tool.effect).toBe('read_only');
-    expect(tool.timeoutMs).toBeGreaterThan(3000);
+    expect(tool.timeoutMs).toBeGreaterThan(8000);
     await expect(invoke({ code: '' })).rejects.toMatchObject({ code: 'TOOL_INPUT_INVALID' });
     await expect(invoke({ code: 'x'.repeat(100_001) })).rejects.toMatchObject({ code: 'TOOL_INPUT_INVALID' });
   });
