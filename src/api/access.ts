@@ -14,8 +14,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../compose.js';
-import { unauthenticated, type Authenticator } from '../auth/authenticator.js';
-import { isLoopbackHost } from '../auth/authenticator.js';
+import { isLoopbackHost, unauthenticated, type Authenticator } from '../auth/authenticator.js';
 import { secretHash } from '../auth/keys.js';
 import { ANY_TENANT, can, permissionsOf, ROLES, TENANT_PATTERN, type Permission, type Principal } from '../auth/principal.js';
 import { AppError } from '../errors.js';

@@ -19,9 +19,8 @@ export type AuditAction =
   | 'tool.invoked'
   | 'tenant.act_as';
 
-/** An entry of the request's principal, without its tenant and target: for writes that store it themselves (task creation). */
-export function auditEntry(request: FastifyRequest, action: AuditAction, details: Record<string, unknown> = {}) {
-  const p = request.principal;
+/** An entry of the request's principal (or `p`), without its tenant and target: for writes that store it themselves (task creation). */
+export function auditEntry(request: FastifyRequest, action: AuditAction, details: Record<string, unknown> = {}, p: Principal = request.principal) {
   return {
     principal: p.id,
     principal_name: p.name,
@@ -43,16 +42,10 @@ export async function appendAudit(
   principal: Principal = request.principal,
 ): Promise<void> {
   await app.store.appendAudit({
+    ...auditEntry(request, action, details, principal),
     tenant_id: principal.tenantId,
-    principal: principal.id,
-    principal_name: principal.name,
-    roles: [...principal.roles],
-    acting_from: principal.actingFrom ?? null,
-    action,
     target_type: target?.type ?? null,
     target_id: target?.id ?? null,
-    details,
-    request_id: String(request.id),
   });
 }
 
