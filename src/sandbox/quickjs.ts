@@ -100,7 +100,9 @@ export function runQuickJs(
     outputBytes: limits.outputChars,
     resultBytes: limits.resultChars,
   };
-  child.send(job);
+  // With a callback, a job that cannot be sent (the worker never started) is not an 'error' event of its own:
+  // the spawn failure below reports it, and a second, unheard error event cannot crash the service.
+  child.send(job, () => undefined);
   return new Promise<QuickJsResult>((resolve, reject) => {
     let answer: QuickJsAnswer | null = null;
     let fatal: string | null = null;
@@ -116,7 +118,7 @@ export function runQuickJs(
       if (isAnswer(message)) answer = message;
       else if (typeof message === 'object' && message !== null && 'fatal' in message) fatal = String(message.fatal);
     });
-    child.once('error', (err) => {
+    child.on('error', (err) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       reject(new AppError('TOOL_FAILED', `Cannot start the JavaScript worker: ${err.message}`, { cause: err }));
