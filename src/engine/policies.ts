@@ -26,23 +26,36 @@ export function policyRef(v: PolicyVerdict): PolicyRef {
 }
 
 export class ToolPolicies {
-  readonly #cache = new Map<string, { policy: TenantPolicy | null; until: number }>();
+  readonly #cache = new Map<string, { policy: Promise<TenantPolicy | null>; until: number }>();
 
   constructor(
     private readonly store: Store,
     readonly operator: OperatorPolicy,
   ) {}
 
-  /** The tenant's own policy in force, or null when it has none. */
-  async tenantPolicy(tenantId: string): Promise<TenantPolicy | null> {
+  /**
+   * The tenant's own policy in force, or null when it has none. The read itself is kept, not only its
+   * result: the many calls that ask at once while it is not cached (the tools of a listing, the turns of
+   * a busy tenant) share one query.
+   */
+  tenantPolicy(tenantId: string): Promise<TenantPolicy | null> {
     const cached = this.#cache.get(tenantId);
     if (cached && cached.until > Date.now()) return cached.policy;
+    const policy = this.#read(tenantId);
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    const entry = { policy, until: Date.now() + POLICY_CACHE_MS };
+    this.#cache.set(tenantId, entry);
+    // A read that failed is not kept: the next call asks the store again.
+    policy.catch(() => {
+      if (this.#cache.get(tenantId) === entry) this.#cache.delete(tenantId);
+    });
+    return policy;
+  }
+
+  async #read(tenantId: string): Promise<TenantPolicy | null> {
     const record = await this.store.getToolPolicy(tenantId);
     // Stored rules were checked when written; a rule this version cannot read fails closed (no call runs).
-    const policy = record ? { version: record.version, rules: this.#readable(record.rules, tenantId, record.version) } : null;
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(tenantId, { policy, until: Date.now() + POLICY_CACHE_MS });
-    return policy;
+    return record ? { version: record.version, rules: this.#readable(record.rules, tenantId, record.version) } : null;
   }
 
   #readable(rules: unknown[], tenantId: string, version: number) {
