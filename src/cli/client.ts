@@ -3,7 +3,6 @@
  * configured database. Commands are written once against `TaskClient`.
  */
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { taskView } from '../api/views.js';
@@ -11,7 +10,8 @@ import { createApp, type App } from '../compose.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { followTask, type TaskEvent } from '../events/index.js';
-import type { Creator, TaskStatus } from '../store/types.js';
+import type { TaskStatus } from '../store/types.js';
+import { CLI, cliAuditEntry } from './operator.js';
 
 export type TaskView = Awaited<ReturnType<typeof taskView>>;
 
@@ -94,12 +94,6 @@ export class HttpTaskClient implements TaskClient {
   async close(): Promise<void> {}
 }
 
-/**
- * Who an in-process command acts as: whoever can open the database is its operator, `cli`, the admin of
- * tenant `default` (as `agentic keys` records it too).
- */
-const CLI: Creator = { id: 'cli', name: userInfo().username || null, roles: ['admin'] };
-
 /** Runs the engine in this process, on the configured database (the data directory must not be in use). */
 export class InProcessTaskClient implements TaskClient {
   private constructor(private readonly app: App) {}
@@ -123,7 +117,7 @@ export class InProcessTaskClient implements TaskClient {
       options: {},
       start: true,
       createdBy: CLI,
-      audit: { principal: CLI.id, principal_name: CLI.name, roles: CLI.roles, acting_from: null, action: 'task.created', details: { input: input.slice(0, 200) }, request_id: null },
+      audit: cliAuditEntry('task.created', { input: input.slice(0, 200) }),
     });
     return { id: task.id };
   }

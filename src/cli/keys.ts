@@ -2,13 +2,13 @@
  * `agentic keys create|list|revoke`: API keys, managed in the database directly, so the first admin
  * key can be made before any key exists (and an operator's `*` key, which only this command makes).
  */
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createApiKey, keyView, parseExpiry } from '../auth/keys.js';
 import { parseRoles } from '../auth/principal.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { createStore, type Store } from '../store/index.js';
+import { cliAuditEntry } from './operator.js';
 
 const USAGE = `Usage:
   agentic keys create --tenant T --role R[,R2] [--name N] [--expires 30d|12h|2027-01-31] [--json]
@@ -107,18 +107,7 @@ async function revoke(store: Store, id: string, json: boolean): Promise<number> 
   return 0;
 }
 
-/** The command line acts as the operator `cli`; its changes are audited like the API's. */
+/** The command line's changes to keys are audited like the API's. */
 async function cliAudit(store: Store, tenant: string, action: string, keyId: string, details: Record<string, unknown>): Promise<void> {
-  await store.appendAudit({
-    tenant_id: tenant,
-    principal: 'cli',
-    principal_name: userInfo().username || null,
-    roles: ['admin'],
-    acting_from: null,
-    action,
-    target_type: 'key',
-    target_id: keyId,
-    details,
-    request_id: null,
-  });
+  await store.appendAudit({ ...cliAuditEntry(action, details), tenant_id: tenant, target_type: 'key', target_id: keyId });
 }
